@@ -1,0 +1,17 @@
+"""Every model of the hub, imported in one place for Alembic and ``hub init``."""
+
+from __future__ import annotations
+
+from hub.auth.models import AccessKey, Department
+from hub.events.models import Event, EventCounter
+from hub.records.models import IdempotentRequest, Record, RecordVersion
+
+__all__ = [
+    "AccessKey",
+    "Department",
+    "Event",
+    "EventCounter",
+    "IdempotentRequest",
+    "Record",
+    "RecordVersion",
+]

@@ -1,0 +1,70 @@
+"""Valid record bodies of each type, to be varied by keyword overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROJECT_CODE = "2503-330102-04-01-7K3Q9B"
+OTHER_PROJECT_CODE = "2504-330106-03-02-2M8X4D"
+
+
+def project_data(**overrides: Any) -> dict[str, Any]:
+    """A valid ``project`` body (without its key field)."""
+    data: dict[str, Any] = {
+        "name": "Riverside Metro Line 3",
+        "category": "infrastructure",
+        "stage": "construction",
+        "admin_division": "330102",
+        "lead_department": "Transport Bureau",
+        "responsible_leader": {"name": "Wang Li", "title": "Deputy Mayor"},
+        "total_investment": 1850000.5,
+        "planned_start": "2025-06-01",
+        "planned_completion": "2029-12-31",
+        "contacts": [{"name": "Chen Hua", "phone": "+86 571 8888 0001"}],
+    }
+    data.update(overrides)
+    return data
+
+
+def parcel_data(project_code: str = PROJECT_CODE, **overrides: Any) -> dict[str, Any]:
+    """A valid ``land_parcel`` body."""
+    data: dict[str, Any] = {
+        "project_code": project_code,
+        "area_mu": 86.4,
+        "land_use": "infrastructure",
+        "supply_method": "allocation",
+        "supply_status": "ready",
+        "transfer_price": 1200.5,
+        "rights_holder": "Metro Group",
+    }
+    data.update(overrides)
+    return data
+
+
+def funding_data(project_code: str = PROJECT_CODE, **overrides: Any) -> dict[str, Any]:
+    """A valid ``funding`` body."""
+    data: dict[str, Any] = {
+        "project_code": project_code,
+        "source": "special_bond",
+        "fiscal_year": 2025,
+        "allocated": 120000,
+        "disbursed": 45000.25,
+        "bank_account": "6222 0000 1111 2222",
+    }
+    data.update(overrides)
+    return data
+
+
+def permit_data(project_code: str = PROJECT_CODE, **overrides: Any) -> dict[str, Any]:
+    """A valid ``permit`` body."""
+    data: dict[str, Any] = {
+        "project_code": project_code,
+        "item": "eia",
+        "authority": "Ecology & Environment Bureau",
+        "status": "submitted",
+        "submitted_at": "2025-02-10",
+        "statutory_days": 60,
+        "applicant_contact": "Li Na",
+    }
+    data.update(overrides)
+    return data
