@@ -13,7 +13,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import errors
 from hub import http as hub_http
 from hub.config import load_settings
-from hub.events.service import assign_sequences
 from hub.extensions import api, db
 
 API_SETTINGS = {
@@ -42,7 +41,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db.init_app(app)
-    db.on_before_commit(app, assign_sequences)
     api.init_app(
         app,
         spec_kwargs={

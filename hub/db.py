@@ -3,8 +3,6 @@
 One session per application context. A request's unit of work commits exactly once, after the
 view has produced a successful response; any error response rolls it back. CLI commands and
 background jobs use :meth:`Database.unit_of_work`, which does the same around a block.
-``session.info`` is the scratch space of the current unit of work (features stage work there,
-such as events awaiting their sequence numbers); it is cleared when the unit ends.
 
 SQLite: WAL mode so readers never block the writer, and write transactions start with
 ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of deadlocking when a read
@@ -13,13 +11,13 @@ transaction tries to become a write one (SQLite would answer that with SQLITE_BU
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
@@ -121,7 +119,6 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
 class _State:
     engine: Engine
     sessionmaker: sessionmaker[Session]
-    before_commit: list[Callable[[Session], None]]
 
 
 class Database:
@@ -136,9 +133,7 @@ class Database:
             echo=settings["DATABASE_ECHO"],
             busy_timeout=settings["SQLITE_BUSY_TIMEOUT"],
         )
-        app.extensions["hub.db"] = _State(
-            engine, sessionmaker(engine, expire_on_commit=False), before_commit=[]
-        )
+        app.extensions["hub.db"] = _State(engine, sessionmaker(engine, expire_on_commit=False))
         app.teardown_appcontext(self._close_session)
 
     @staticmethod
@@ -153,48 +148,69 @@ class Database:
 
     @property
     def session(self) -> Session:
-        """The current app context's session, opened on first use."""
+        """The current app context's session, opened on first use.
+
+        A request whose method may write starts a write transaction; on SQLite that is
+        ``BEGIN IMMEDIATE``, on PostgreSQL it changes nothing (row locks are taken as needed).
+        """
         session: Session | None = g.get("_hub_session")
         if session is None:
             session = self._state().sessionmaker()
             g._hub_session = session
+            if has_request_context() and request.method not in SAFE_METHODS:
+                self._begin_write(session)
         return session
 
-    def begin_write(self) -> None:
-        """Mark the current unit of work as a writer before it first touches the database.
-
-        Only SQLite acts on it (``BEGIN IMMEDIATE``); PostgreSQL takes row locks as it goes.
-        """
-        self.session.connection(execution_options={_WRITE_OPTION: True})
-
-    def on_before_commit(self, app: Flask, hook: Callable[[Session], None]) -> None:
-        """Run ``hook(session)`` as the last step of every unit of work before it commits."""
-        self._state(app).before_commit.append(hook)
+    @staticmethod
+    def _begin_write(session: Session) -> None:
+        session.connection(execution_options={_WRITE_OPTION: True})
 
     def commit(self) -> None:
-        """Commit the current unit of work, running the before-commit hooks first."""
-        session = self.session
-        for hook in self._state().before_commit:
-            hook(session)
-        session.commit()
-        session.info.clear()
+        """Commit the current unit of work."""
+        self.session.commit()
 
     def rollback(self) -> None:
         """Discard the current unit of work, if one was started."""
         session: Session | None = g.get("_hub_session")
         if session is not None:
             session.rollback()
-            session.info.clear()
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
         """Run a block as one unit of work: commit once at the end, roll back on error."""
         try:
-            yield self.session
+            session = self.session
+            if write and not session.in_transaction():
+                self._begin_write(session)
+            yield session
             self.commit()
         except BaseException:
             self.rollback()
             raise
+
+    @contextmanager
+    def separate_unit_of_work(self) -> Iterator[Session]:
+        """A writing unit of work in a session of its own, beside the current one."""
+        session = self._state().sessionmaker()
+        try:
+            self._begin_write(session)
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def end_read(self) -> None:
+        """End the current read transaction, so the next query sees what committed since.
+
+        SQLite keeps one snapshot for a whole transaction; PostgreSQL (read committed) takes
+        one per statement, so there this only returns the connection to the pool early.
+        """
+        session: Session | None = g.get("_hub_session")
+        if session is not None:
+            session.close()
 
     def finish_request(self, response: Response) -> Response:
         """Commit a request's unit of work when its response is a success, else roll back."""

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.auth.identity import Identity
@@ -31,6 +31,20 @@ KEY_PATTERN = re.compile(r"^hubk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{2
 DEPARTMENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
 TOKEN_ALGORITHM = "HS256"
 TOKEN_LEEWAY_SECONDS = 10
+
+_KEY_STATE = (
+    select(
+        AccessKey.id,
+        AccessKey.department_id,
+        AccessKey.scopes,
+        AccessKey.revoked_at,
+        AccessKey.expires_at,
+        Department.publishes,
+        Department.disabled_at,
+    )
+    .join(Department, Department.id == AccessKey.department_id)
+    .where(AccessKey.id == bindparam("key_id"))
+)
 
 
 def _digest(secret: str) -> str:
@@ -126,15 +140,24 @@ def revoke_key(session: Session, key_id: str) -> AccessKey:
     return key
 
 
-def key_refusal(key: AccessKey, now: datetime) -> str | None:
-    """Why ``key`` may not be used now, or None if it may."""
-    if key.revoked_at is not None:
+def _refusal(
+    revoked_at: datetime | None,
+    expires_at: datetime | None,
+    department_disabled_at: datetime | None,
+    now: datetime,
+) -> str | None:
+    if revoked_at is not None:
         return "The access key has been revoked."
-    if key.expires_at is not None and key.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         return "The access key has expired."
-    if key.department.disabled_at is not None:
+    if department_disabled_at is not None:
         return "The key's department is disabled."
     return None
+
+
+def key_refusal(key: AccessKey, now: datetime) -> str | None:
+    """Why ``key`` may not be used now, or None if it may."""
+    return _refusal(key.revoked_at, key.expires_at, key.department.disabled_at, now)
 
 
 def authenticate_key(session: Session, presented: str) -> AccessKey:
@@ -193,10 +216,11 @@ def identity_from_token(session: Session, token: str, settings: Mapping[str, Any
         raise Unauthorized("The token has expired; exchange the access key again.") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("The token is not valid.") from exc
-    key = session.get(AccessKey, claims["sub"]) if isinstance(claims["sub"], str) else None
+    # Read on every request, so a revoked key or disabled department is refused at once.
+    key = session.execute(_KEY_STATE, {"key_id": str(claims["sub"])}).one_or_none()
     if key is None:
         raise Unauthorized("The token's access key does not exist.")
-    refusal = key_refusal(key, utcnow())
+    refusal = _refusal(key.revoked_at, key.expires_at, key.disabled_at, utcnow())
     if refusal:
         raise Unauthorized(refusal)
     token_scopes = str(claims.get("scope", "")).split()
@@ -204,5 +228,5 @@ def identity_from_token(session: Session, token: str, settings: Mapping[str, Any
         key_id=key.id,
         department_id=key.department_id,
         scopes=frozenset(token_scopes) & frozenset(key.scopes),
-        publishes=frozenset(key.department.publishes),
+        publishes=frozenset(key.publishes),
     )

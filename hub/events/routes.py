@@ -31,13 +31,16 @@ def feed(after: int, limit: int, wait: float, **filters: Any) -> dict[str, Any]:
         record_type_named(name)
     deadline = time.monotonic() + wait
     while True:
+        with db.separate_unit_of_work() as session:
+            service.number_events(session)
+        # A fresh read transaction sees the round's numbers; between polls it also frees the
+        # connection for other requests.
+        db.end_read()
         page = service.read_feed(
             db.session, after, limit, types=types, project_code=filters.get("project_code")
         )
         if page.events or time.monotonic() >= deadline:
             break
-        # Give the connection back to the pool while waiting; the next read sees new commits.
-        db.session.close()
         time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
     view, today, settings = reader(), city_today(), current_app.config
     return {

@@ -1,17 +1,23 @@
 """The change log: how events get their sequence numbers, and how the feed reads them.
 
-Why readers can never skip an event: sequence numbers are not taken from a database sequence
-(on PostgreSQL a transaction that drew 7 can commit after one that drew 8, and a reader that
-saw 8 would move past 7 for ever). Instead, changes are staged in the unit of work, and as its
-very last step before ``COMMIT`` the unit of work increments the one counter row by the number
-of staged events and inserts them with the numbers it got. The counter row stays locked until
-that commit, so numbers are handed out in commit order and without gaps: whatever a reader's
-snapshot is, the events it sees are exactly ``1..N``. Taking the lock last keeps the time it is
-held to the insert and the commit itself. On SQLite one writer at a time gives the same order.
+Why no reader can skip an event. A writer inserts its event in the change's own transaction,
+without a number. Numbers are given afterwards by a *numbering round*: a short transaction
+that locks the one counter row, takes the events that have committed but have no number yet,
+numbers them after the counter in insertion order, advances the counter and commits. Rounds
+are serialised by the counter's row lock, and each sees only committed events, so the numbers
+readers can see are always exactly ``1..counter``: an event that commits late (on PostgreSQL a
+transaction can commit after a later one) simply gets a later number, and no reader ever moves
+past a number that could still appear. Writers never wait on each other for a number, which
+keeps the write path free of a global lock (a lock held through every commit would serialise
+the database's fsyncs). Versions of one record are written one after another under the
+record's row lock, so they are numbered in version order.
+
+Rounds run where events are read: the feed runs one before it reads (and the dispatcher will
+too). A round that finds the counter locked by another process skips: that round is numbering.
 
 The feed reads the counter first and then events up to it, so a page that comes back short
 still lets the reader move its cursor to the counter's value: every event up to it was
-committed before the page's query began and none matched.
+numbered before the page's query began and none of them matched.
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.events.models import Event, EventCounter
@@ -30,62 +36,60 @@ from hub.records.models import Record, RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
 
-PENDING = "hub.pending_events"
 COUNTER_ID = 1
+ROUND_SIZE = 5000
 
 
-def stage_change(session: Session, record: Record, version: RecordVersion) -> None:
-    """Stage the event of a new version; it is numbered and written when the unit commits."""
-    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
-    pending.append(
+_INSERT_EVENT = insert(cast(Table, Event.__table__))
+
+
+def append_event(session: Session, record: Record, *, version_id: int, operation: str) -> None:
+    """Append the event of the record's new version, in the change's own transaction."""
+    session.execute(
+        _INSERT_EVENT,
         {
-            "id": str(uuid.uuid4()),
+            "event_id": str(uuid.uuid4()),
             "record_type": record.type,
             "record_key": record.key,
             "project_code": record.project_code,
-            "operation": version.operation,
-            "version": version.version,
-            "version_id": version.id,
-            "changed_fields": version.changed_fields,
-            "published_by": version.published_by,
-            "time": version.created_at,
-        }
+            "operation": operation,
+            "version": record.version,
+            "version_id": version_id,
+            "published_by": record.published_by,
+            "time": record.updated_at,
+        },
     )
 
 
-def staged_count(session: Session) -> int:
-    """How many events the current unit of work has staged so far."""
-    return len(session.info.get(PENDING, ()))
+def number_events(session: Session) -> int:
+    """One numbering round in ``session``'s own transaction; return how many were numbered.
 
-
-def discard_staged(session: Session, keep: int) -> None:
-    """Drop events staged after the first ``keep`` (their savepoint was rolled back)."""
-    del session.info.get(PENDING, [])[keep:]
-
-
-def assign_sequences(session: Session) -> None:
-    """Number and insert the staged events: the last step before the unit of work commits."""
-    pending: list[dict[str, Any]] = session.info.pop(PENDING, [])
+    The caller commits right after: the counter stays locked until then.
+    """
+    counter = session.scalar(
+        select(EventCounter).where(EventCounter.id == COUNTER_ID).with_for_update(skip_locked=True)
+    )
+    if counter is None:
+        return 0  # another round holds the counter
+    pending = session.scalars(
+        select(Event.id).where(Event.sequence.is_(None)).order_by(Event.id).limit(ROUND_SIZE)
+    ).all()
     if not pending:
-        return
-    session.flush()
-    last = session.execute(
-        update(EventCounter)
-        .where(EventCounter.id == COUNTER_ID)
-        .values(last_sequence=EventCounter.last_sequence + len(pending))
-        .returning(EventCounter.last_sequence)
-    ).scalar_one()
-    first = last - len(pending) + 1
+        return 0
+    first = counter.last_sequence + 1
     session.execute(
-        insert(Event), [{**event, "sequence": first + n} for n, event in enumerate(pending)]
+        update(Event),
+        [{"id": event_id, "sequence": first + n} for n, event_id in enumerate(pending)],
     )
+    counter.last_sequence += len(pending)
+    session.flush()
+    return len(pending)
 
 
 def head_sequence(session: Session) -> int:
-    """The sequence of the newest committed event (0 when there is none)."""
-    return (
-        session.scalar(select(EventCounter.last_sequence).where(EventCounter.id == COUNTER_ID)) or 0
-    )
+    """The largest sequence number given out so far (0 when none)."""
+    last = session.scalar(select(EventCounter.last_sequence).where(EventCounter.id == COUNTER_ID))
+    return last or 0
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,9 @@ def read_feed(
         query = query.where(Event.record_type.in_(types))
     if project_code:
         query = query.where(Event.project_code == project_code)
-    rows = [(event, version) for event, version in session.execute(query).tuples()]
-    next_after = rows[-1][0].sequence if len(rows) == limit else head
+    rows = [(event, version) for event, version in session.execute(query).all()]
+    last_read = rows[-1][0].sequence if len(rows) == limit else None
+    next_after = last_read if last_read is not None else head
     return FeedPage(events=rows, next_after=next_after)
 
 
@@ -135,7 +140,7 @@ def cloud_event(
     record, withheld = reader.visible(record_type, record_type.present(version.data, today))
     return {
         "specversion": "1.0",
-        "id": event.id,
+        "id": event.event_id,
         "source": settings["EVENT_SOURCE"],
         "type": f"{settings['EVENT_TYPE_PREFIX']}.record.{event.operation}",
         "subject": f"{event.record_type}/{event.record_key}",
@@ -148,7 +153,7 @@ def cloud_event(
             "version": event.version,
             "project_code": event.project_code,
             "operation": event.operation,
-            "changed_fields": event.changed_fields,
+            "changed_fields": version.changed_fields,
             "published_by": event.published_by,
             "deleted": version.deleted,
             "record": record,

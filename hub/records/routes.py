@@ -199,15 +199,14 @@ def batch_publish(body: dict[str, Any], type_name: str) -> dict[str, Any]:
     for item in body["records"]:
         result: dict[str, Any] = {"key": item["key"]}
         try:
-            with service.savepoint(session):
-                outcome = service.publish(
-                    session,
-                    identity,
-                    record_type,
-                    item["key"],
-                    item["data"],
-                    service.Preconditions(if_match=item.get("if_match")),
-                )
+            outcome = service.publish(
+                session,
+                identity,
+                record_type,
+                item["key"],
+                item["data"],
+                service.Preconditions(if_match=item.get("if_match")),
+            )
         except HubError as error:
             result.update(status=error.status, detail=error.detail)
             if error.errors:

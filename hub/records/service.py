@@ -1,21 +1,21 @@
 """Records: publish, patch, tombstone, read, list, history, dossier.
 
 Every change validates through the record type's schema, locks the record's row, writes a new
-immutable version and stages its event, then flushes; the caller's unit of work commits.
+immutable version and its event; the caller's unit of work commits.
 Content equal to the current version is a no-op: no version, no event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import marshmallow as ma
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.auth.identity import Identity
@@ -33,6 +33,28 @@ from hub.records.models import Record, RecordVersion
 from schemas import KEY_PATTERN, RecordType, registry
 
 Status = Literal["created", "updated", "unchanged"]
+
+# Statements of the write path, built once: building and hashing a statement per call costs
+# more than running it.
+_RECORD_BY_KEY = select(Record).where(
+    Record.type == bindparam("type"), Record.key == bindparam("key")
+)
+_LOCK_RECORD = _RECORD_BY_KEY.with_for_update().execution_options(populate_existing=True)
+# The lock a foreign key takes: a concurrent tombstone of the project waits for the writer.
+_LIVE_PROJECT = (
+    select(Record.id)
+    .where(Record.type == "project", Record.key == bindparam("code"), Record.deleted.is_(False))
+    .with_for_update(read=True, key_share=True)
+)
+_RECORDS = cast(Table, Record.__table__)
+_VERSIONS = cast(Table, RecordVersion.__table__)
+_INSERT_VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
+_INSERT_RECORD = {
+    name: dialect_insert(_RECORDS)
+    .on_conflict_do_nothing(index_elements=["type", "key"])
+    .returning(_RECORDS.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +92,7 @@ def check_key(key: str) -> None:
 
 def get_record(session: Session, record_type: RecordType, key: str) -> Record | None:
     """The record ``(type, key)``, tombstoned or not, or None."""
-    return session.scalar(select(Record).where(Record.type == record_type.name, Record.key == key))
+    return session.scalar(_RECORD_BY_KEY, {"type": record_type.name, "key": key})
 
 
 def require_record(session: Session, record_type: RecordType, key: str) -> Record:
@@ -82,12 +104,7 @@ def require_record(session: Session, record_type: RecordType, key: str) -> Recor
 
 
 def _locked(session: Session, record_type: str, key: str) -> Record | None:
-    return session.scalar(
-        select(Record)
-        .where(Record.type == record_type, Record.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return session.scalar(_LOCK_RECORD, {"type": record_type, "key": key})
 
 
 def _etag_values(header: str) -> list[str]:
@@ -131,13 +148,7 @@ def _project_code_of(record_type: RecordType, key: str, data: Mapping[str, Any])
 
 
 def _require_live_project(session: Session, code: str) -> None:
-    exists = session.scalar(
-        select(Record.id)
-        .where(Record.type == "project", Record.key == code, Record.deleted.is_(False))
-        # A shared lock: a concurrent tombstone of the project waits for this write.
-        .with_for_update(read=True)
-    )
-    if exists is None:
+    if session.scalar(_LIVE_PROJECT, {"code": code}) is None:
         raise Unprocessable(
             f"Project {code} does not exist.",
             errors={"project_code": [f"No project {code} has been published."]},
@@ -157,20 +168,21 @@ def _write_version(
     operation: str,
     changed: list[str],
 ) -> None:
-    version = RecordVersion(
-        record_id=record.id,
-        version=record.version,
-        operation=operation,
-        data=record.data,
-        changed_fields=changed,
-        deleted=record.deleted,
-        published_by=identity.department_id,
-        key_id=identity.key_id,
-        created_at=record.updated_at,
-    )
-    session.add(version)
-    session.flush()
-    events.stage_change(session, record, version)
+    version_id = session.execute(
+        _INSERT_VERSION,
+        {
+            "record_id": record.id,
+            "version": record.version,
+            "operation": operation,
+            "data": record.data,
+            "changed_fields": changed,
+            "deleted": record.deleted,
+            "published_by": identity.department_id,
+            "key_id": identity.key_id,
+            "created_at": record.updated_at,
+        },
+    ).scalar_one()
+    events.append_event(session, record, version_id=version_id, operation=operation)
 
 
 def _insert_new(
@@ -178,23 +190,22 @@ def _insert_new(
 ) -> Record | None:
     """Insert version 1; None if a concurrent writer created the record first."""
     now = utcnow()
-    record = Record(
-        type=record_type.name,
-        key=key,
-        project_code=_project_code_of(record_type, key, data),
-        version=1,
-        data=data,
-        published_by=identity.department_id,
-        created_at=now,
-        updated_at=now,
-        deleted=False,
-    )
-    try:
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
-    except IntegrityError:
+    values = {
+        "type": record_type.name,
+        "key": key,
+        "project_code": _project_code_of(record_type, key, data),
+        "version": 1,
+        "data": data,
+        "published_by": identity.department_id,
+        "created_at": now,
+        "updated_at": now,
+        "deleted": False,
+    }
+    insert_record = _INSERT_RECORD[session.get_bind().dialect.name]
+    record_id = session.execute(insert_record, values).scalar()
+    if record_id is None:
         return None
+    record = Record(id=record_id, **values)
     _write_version(session, identity, record, "created", sorted(data))
     return record
 
@@ -207,7 +218,11 @@ def publish(
     body: Any,
     conditions: Preconditions = Preconditions(),
 ) -> Outcome:
-    """Create or replace ``(type, key)`` with ``body``."""
+    """Create or replace ``(type, key)`` with ``body``.
+
+    Every refusal is raised before the first write, so a batch can go on to its next item
+    after a refused one without a savepoint.
+    """
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
     if record_type.links_project:
@@ -301,18 +316,6 @@ def tombstone(
     record.updated_at = utcnow()
     _write_version(session, identity, record, "deleted", [])
     return Outcome(record, "updated")
-
-
-@contextmanager
-def savepoint(session: Session) -> Iterator[None]:
-    """Run one item of a batch so that its failure undoes only that item."""
-    staged = events.staged_count(session)
-    try:
-        with session.begin_nested():
-            yield
-    except BaseException:
-        events.discard_staged(session, staged)
-        raise
 
 
 @dataclass(frozen=True)

@@ -134,15 +134,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column("sequence", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("sequence", sa.BigInteger(), nullable=True),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
         sa.Column("record_type", sa.String(length=64), nullable=False),
         sa.Column("record_key", sa.String(length=128), nullable=False),
         sa.Column("project_code", sa.String(length=24), nullable=False),
         sa.Column("operation", sa.String(length=16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("version_id", BIG_ID, nullable=False),
-        sa.Column("changed_fields", JSON_DOCUMENT, nullable=False),
         sa.Column("published_by", sa.String(length=64), nullable=False),
         sa.Column("time", TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
@@ -150,14 +150,19 @@ def upgrade() -> None:
             ["record_versions.id"],
             name=op.f("fk_events_version_id_record_versions"),
         ),
-        sa.PrimaryKeyConstraint("sequence", name=op.f("pk_events")),
-        sa.UniqueConstraint("id", name=op.f("uq_events_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_events_event_id")),
+        sa.UniqueConstraint("sequence", name=op.f("uq_events_sequence")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index("ix_events_project_sequence", ["project_code", "sequence"])
+        batch_op.create_index("ix_events_type_sequence", ["record_type", "sequence"])
         batch_op.create_index(
-            "ix_events_project_sequence", ["project_code", "sequence"], unique=False
+            "ix_events_unnumbered",
+            ["id"],
+            postgresql_where=sa.text("sequence IS NULL"),
+            sqlite_where=sa.text("sequence IS NULL"),
         )
-        batch_op.create_index("ix_events_type_sequence", ["record_type", "sequence"], unique=False)
 
     counter = sa.table(
         "event_counter",
@@ -169,6 +174,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_unnumbered")
         batch_op.drop_index("ix_events_type_sequence")
         batch_op.drop_index("ix_events_project_sequence")
 

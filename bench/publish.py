@@ -1,0 +1,285 @@
+"""Publish throughput of the hub against a bare insert endpoint, on PostgreSQL and SQLite.
+
+For each database the hub and the baseline (bench/bare_app.py) are served by gunicorn with the
+same workers and threads, and driven by the same client processes over keep-alive connections:
+single-record PUTs for a fixed time, then batches. Figures are requests (or records) per second;
+the ratio hub/bare is the number that matters, since both share this machine's noise.
+
+    .venv/bin/python bench/publish.py [--seconds 8] [--clients 8] [--backends postgres sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PROJECT_CODE = "2503-330102-04-01-7K3Q9B"
+PROJECT = {
+    "name": "Benchmark project",
+    "category": "infrastructure",
+    "stage": "construction",
+    "admin_division": "330102",
+    "lead_department": "Transport Bureau",
+    "responsible_leader": {"name": "Wang Li", "title": "Deputy Mayor"},
+    "total_investment": 1000,
+}
+
+
+def parcel(n: int) -> dict[str, Any]:
+    """The record both servers receive: a realistic land parcel."""
+    return {
+        "project_code": PROJECT_CODE,
+        "area_mu": 10 + n % 500,
+        "land_use": "industrial",
+        "supply_method": "transfer",
+        "supply_status": "ready",
+        "transfer_price": 1234.5,
+        "rights_holder": f"Holder {n}",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(port: int, path: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[None]:
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        wait_until_up(port, probe)
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+@dataclass
+class Database:
+    name: str
+    url: str
+    cleanup: Any
+
+
+@contextmanager
+def database(backend: str) -> Iterator[Database]:
+    if backend == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+        try:
+            yield Database("sqlite", f"sqlite:///{folder / 'hub.sqlite3'}", None)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES else "?"
+    try:
+        yield Database("postgres", f"{POSTGRES}{separator}options=-csearch_path%3D{schema}", None)
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def hub_env(url: str, instance: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=url,
+        HUB_SECRET_KEY="bench-secret-" + "s" * 40,
+        HUB_INSTANCE_PATH=str(instance),
+        HUB_MAX_CONTENT_LENGTH=str(16 * 1024 * 1024),
+        HUB_BATCH_MAX_RECORDS="1000",
+    )
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [str(BIN / "hub"), *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+
+
+def request_json(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    payload = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    connection.request(method, path, body=payload, headers=all_headers)
+    response = connection.getresponse()
+    raw = response.read()
+    return response.status, json.loads(raw) if raw else None
+
+
+def _client_worker(args: tuple[int, int, str, dict[str, str], float, int, str]) -> int:
+    port, client, kind, headers, seconds, batch_size, prefix = args
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    done, n = 0, 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if kind == "single":
+            key = f"{prefix}-{client}-{n}"
+            path = f"/api/v1/records/land_parcel/{key}" if headers else f"/records/{key}"
+            status, _ = request_json(connection, "PUT", path, parcel(n), headers)
+            if status not in (200, 201):
+                raise RuntimeError(f"PUT answered {status}")
+            done += 1
+            n += 1
+        else:
+            records = [
+                {"key": f"{prefix}-{client}-{n + i}", "data": parcel(n + i)}
+                for i in range(batch_size)
+            ]
+            path = "/api/v1/records/land_parcel/batch" if headers else "/batch"
+            status, body = request_json(connection, "POST", path, {"records": records}, headers)
+            if status != 200 or any(r["status"] not in (200, 201) for r in body["results"]):
+                raise RuntimeError(f"batch answered {status}: {str(body)[:300]}")
+            done += batch_size
+            n += batch_size
+    return done
+
+
+def measure(
+    port: int, kind: str, headers: dict[str, str], seconds: float, clients: int, batch: int
+) -> float:
+    prefix = uuid.uuid4().hex[:8]
+    jobs = [(port, c, kind, headers, seconds, batch, prefix) for c in range(clients)]
+    started = time.monotonic()
+    with multiprocessing.Pool(clients) as pool:
+        counts = pool.map(_client_worker, jobs)
+    elapsed = time.monotonic() - started
+    return sum(counts) / elapsed
+
+
+def token(port: int, key: str) -> dict[str, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    status, body = request_json(
+        connection, "POST", "/api/v1/auth/token", None, {"Authorization": f"Bearer {key}"}
+    )
+    assert status == 200, body
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def bench_backend(backend: str, options: argparse.Namespace) -> dict[str, float]:
+    results: dict[str, float] = {}
+    gunicorn = ["--workers", str(options.workers), "--threads", str(options.threads)]
+    with database(backend) as db, tempfile.TemporaryDirectory() as instance:
+        env = hub_env(db.url, Path(instance))
+        run_cli(env, "init")
+        run_cli(env, "departments", "add", "ndrc", "--name", "NDRC", "--publishes", "project")
+        run_cli(env, "departments", "add", "land", "--name", "Land", "--publishes", "land_parcel")
+        ndrc_key = run_cli(
+            env, "keys", "create", "--department", "ndrc", "--scope", "records:write"
+        )
+        land_key = run_cli(
+            env, "keys", "create", "--department", "land", "--scope", "records:write"
+        )
+        port = free_port()
+        with server(
+            [str(BIN / "hub"), "serve", "--port", str(port), *gunicorn], env, port, "/healthz"
+        ):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            status, body = request_json(
+                connection,
+                "PUT",
+                f"/api/v1/records/project/{PROJECT_CODE}",
+                PROJECT,
+                token(port, ndrc_key),
+            )
+            assert status in (200, 201), body
+            headers = token(port, land_key)
+            measure(port, "single", headers, 1, options.clients, 1)  # warm-up
+            results["hub_single"] = measure(
+                port, "single", headers, options.seconds, options.clients, 1
+            )
+            results["hub_batch"] = measure(
+                port, "batch", headers, options.seconds, options.clients, options.batch
+            )
+        bare_env = {**env, "BARE_DATABASE_URL": db.url}
+        port = free_port()
+        bare = [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            *gunicorn,
+            "--log-level",
+            "warning",
+            "bench.bare_app:create_app()",
+        ]
+        with server(bare, bare_env, port, "/nothing"):
+            measure(port, "single", {}, 1, options.clients, 1)  # warm-up
+            results["bare_single"] = measure(
+                port, "single", {}, options.seconds, options.clients, 1
+            )
+            results["bare_batch"] = measure(
+                port, "batch", {}, options.seconds, options.clients, options.batch
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"])
+    options = parser.parse_args()
+    print(
+        f"{options.clients} clients, gunicorn {options.workers} workers x {options.threads} "
+        f"threads, {options.seconds:g}s per measurement, batches of {options.batch}"
+    )
+    print(f"{'database':<10} {'measure':<22} {'hub/s':>10} {'bare/s':>10} {'hub/bare':>9}")
+    for backend in options.backends:
+        figures = bench_backend(backend, options)
+        for kind, label in (("single", "single-record PUT"), ("batch", "batch (records)")):
+            hub, bare = figures[f"hub_{kind}"], figures[f"bare_{kind}"]
+            print(f"{backend:<10} {label:<22} {hub:>10.0f} {bare:>10.0f} {hub / bare:>9.2f}")
+    print("target: hub/bare >= 0.50 for single-record PUT on postgres")
+
+
+if __name__ == "__main__":
+    main()
