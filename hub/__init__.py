@@ -32,10 +32,22 @@ SECURITY_SCHEMES = {
 }
 
 
+class HubFlask(Flask):
+    """Flask with strict JSON parsing and clear messages when it fails."""
+
+    json_provider_class = hub_http.HubJSONProvider
+    request_class = hub_http.HubRequest
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hub: settings, extensions, blueprints, error handlers."""
     instance_path = os.environ.get("HUB_INSTANCE_PATH")
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app = HubFlask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        static_folder=None,
+    )
     app.config.from_mapping(load_settings(Path(app.instance_path), config))
     app.config.from_mapping(API_SETTINGS)
     app.json.sort_keys = False  # type: ignore[attr-defined]

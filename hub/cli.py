@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from hub.auth import service as auth
 from hub.config import ConfigError, ensure_instance_secret
@@ -29,7 +29,7 @@ def _default_instance_path() -> Path:
     return Path(os.environ.get("HUB_INSTANCE_PATH") or Flask("hub").instance_path)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+@click.group(cls=AppGroup)
 def cli() -> None:
     """Major-project data exchange hub."""
 
@@ -147,7 +147,9 @@ def revoke_key_command(key_id: str) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``hub`` console script."""
     try:
-        return cli.main(args=argv, prog_name="hub", standalone_mode=False)
+        # The app is built only when a command needs it, so `hub --help` works before `hub init`.
+        script_info = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+        return cli.main(args=argv, prog_name="hub", obj=script_info, standalone_mode=False)
     except ConfigError as exc:
         click.echo(f"hub: configuration error: {exc}", err=True)
         sys.exit(2)

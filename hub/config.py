@@ -6,6 +6,7 @@ and settings that contradict each other stop the app at start with a message nam
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tomllib
@@ -13,6 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "HUB_"
 # HUB_ variables that are not settings: where the config file and instance folder are,
@@ -104,11 +108,18 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def _has_type_of(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and math.isfinite(value)
+    return isinstance(value, type(default))
+
+
 def _validate(settings: dict[str, Any]) -> None:
     for name, default in DEFAULTS.items():
         value = settings[name]
-        int_for_float = isinstance(default, float) and isinstance(value, int)
-        if default is not None and not isinstance(value, type(default)) and not int_for_float:
+        if default is not None and not _has_type_of(value, default):
             raise ConfigError(f"{name} must be a {type(default).__name__}, not {value!r}")
     for name in (
         "TOKEN_TTL",
@@ -118,9 +129,16 @@ def _validate(settings: dict[str, Any]) -> None:
         "PAGE_SIZE_MAX",
         "EVENTS_PAGE_SIZE_MAX",
         "DATABASE_POOL_SIZE",
+        "IDEMPOTENCY_TTL",
     ):
         if settings[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    if settings["SQLITE_BUSY_TIMEOUT"] < 0:
+        raise ConfigError("SQLITE_BUSY_TIMEOUT must not be negative")
+    try:
+        make_url(settings["DATABASE_URL"])
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from exc
     if settings["PAGE_SIZE_DEFAULT"] > settings["PAGE_SIZE_MAX"]:
         raise ConfigError("PAGE_SIZE_DEFAULT must not exceed PAGE_SIZE_MAX")
     try:

@@ -15,6 +15,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, json
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
@@ -171,8 +172,37 @@ def _http_error_messages(error: HTTPException) -> FieldErrors | None:
     return flatten_messages(messages)
 
 
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem document (for the OpenAPI description of errors)."""
+
+    type = ma.fields.String(metadata={"description": "A URI naming the kind of problem."})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Messages by field, as dotted paths."},
+    )
+
+
 class HubApi(Api):  # type: ignore[misc]
     """flask-smorest's Api with every HTTP error rendered as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents its error responses as application/json; ours are
+        # problem+json, and the document should say so.
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not 100 <= status < 200 and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         """Render a werkzeug or webargs HTTP error as problem+json."""

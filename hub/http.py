@@ -6,7 +6,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from hub.auth.identity import current_identity
 from hub.errors import BadRequest, UnsupportedMediaType
@@ -16,6 +17,8 @@ JSON_TYPES = ("application/json", "application/merge-patch+json")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The token exchange takes its credential from a header; clients may send an empty form.
 BODY_FREE_ENDPOINTS = frozenset({"auth.token"})
+# Record bodies are a few levels deep; anything deeper is an attack on the parser's stack.
+MAX_JSON_DEPTH = 32
 
 
 def _has_body() -> bool:
@@ -28,24 +31,67 @@ def _is_json(mimetype: str) -> bool:
     )
 
 
-def refuse_non_json_bodies() -> None:
-    """415 for a request body that is not JSON, before any view or parser reads it."""
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_request() -> None:
+    """Refuse what no view should see: NUL in the URL, a body that is not (sane) JSON.
+
+    The body is parsed here, once, and cached for the view and for webargs.
+    """
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+        raise BadRequest("The URL contains a NUL character.")
     if request.method not in BODY_METHODS or request.endpoint in BODY_FREE_ENDPOINTS:
         return
-    if _has_body() and not _is_json(request.mimetype):
+    if not _has_body():
+        return
+    if not _is_json(request.mimetype):
         raise UnsupportedMediaType(
             f"Send the body as application/json, not {request.mimetype or 'without a type'}."
         )
+    try:
+        document = request.get_json(force=True, cache=True)
+    except RecursionError as exc:
+        raise BadRequest("The JSON body is nested too deeply.") from exc
+    if _depth_exceeds(document, MAX_JSON_DEPTH):
+        raise BadRequest(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
 
 
 def json_body() -> Any:
-    """The request's JSON body; 400 when it is missing or not valid JSON."""
+    """The request's JSON body (already parsed by :func:`check_request`); 400 when missing."""
     if not _has_body():
         raise BadRequest("The request needs a JSON body.")
-    body = request.get_json(silent=True, force=True)
-    if body is None and request.get_data(cache=True).strip() != b"null":
-        raise BadRequest("The body is not valid JSON.")
-    return body
+    return request.get_json(force=True, cache=True)
+
+
+class HubRequest(Request):
+    """A request whose JSON parse failures say what was wrong."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        """Turn a parse failure into a 400 problem naming the error."""
+        raise BadRequest(f"The body is not valid JSON: {e}.")
+
+
+class HubJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing the non-standard ``NaN`` and ``Infinity`` that Python accepts."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants."""
+        kwargs.setdefault("parse_constant", _refuse_constant)
+        return super().loads(s, **kwargs)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def reader() -> ReaderView:
@@ -63,4 +109,4 @@ def city_today() -> date:
 
 def init_app(app: Flask) -> None:
     """Install the request-level checks."""
-    app.before_request(refuse_non_json_bodies)
+    app.before_request(check_request)

@@ -7,6 +7,8 @@ import binascii
 import json
 from typing import Any
 
+import marshmallow as ma
+
 from hub.errors import Unprocessable
 
 
@@ -16,15 +18,16 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, required: tuple[str, ...]) -> dict[str, Any]:
-    """Decode a cursor made by :func:`encode_cursor`; 422 naming ``cursor`` if it is not one."""
+def decode_cursor(cursor: str, schema: ma.Schema) -> dict[str, Any]:
+    """Decode a cursor made by :func:`encode_cursor` and load it through ``schema``.
+
+    Anything else, forged or corrupted, is a 422 naming ``cursor``.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
+        position: dict[str, Any] = schema.load(json.loads(raw))
+    except (binascii.Error, ValueError, RecursionError, ma.ValidationError) as exc:
         raise _bad_cursor() from exc
-    if not isinstance(position, dict) or any(name not in position for name in required):
-        raise _bad_cursor()
     return position
 
 

@@ -23,7 +23,12 @@ from marshmallow import fields, validate
 SharingClass = Literal["open", "conditional", "restricted"]
 SHARING_CLASSES: tuple[SharingClass, ...] = ("open", "conditional", "restricted")
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# \Z, not $: a trailing newline must not pass; [0-9], not \d: other scripts' digits must not.
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
+ISO_DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+# A number sent as a string must look like a JSON number: Decimal() would also take "1_000".
+DECIMAL_TEXT_PATTERN = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 # Province-level prefixes of the national administrative-division code (GB/T 2260).
 PROVINCE_PREFIXES = frozenset(
@@ -31,10 +36,10 @@ PROVINCE_PREFIXES = frozenset(
     | {"35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52"}
     | {"53", "54", "61", "62", "63", "64", "65", "71", "81", "82"}
 )
-DIVISION_PATTERN = re.compile(r"^\d{6}$")
+DIVISION_PATTERN = re.compile(r"^[0-9]{6}\Z")
 PROJECT_CODE_PATTERN = re.compile(
-    r"^(?P<year>\d{2})(?P<month>\d{2})-(?P<division>\d{6})-(?P<department>\d{2})"
-    r"-(?P<type>\d{2})-(?P<serial>[0-9A-Z]{6})$"
+    r"^(?P<year>[0-9]{2})(?P<month>[0-9]{2})-(?P<division>[0-9]{6})-(?P<department>[0-9]{2})"
+    r"-(?P<type>[0-9]{2})-(?P<serial>[0-9A-Z]{6})\Z"
 )
 
 # Money is in units of 10,000 CNY. Six decimal places is one fen; keeping values below 10^9
@@ -114,6 +119,8 @@ class DecimalNumber(fields.Field):  # type: ignore[type-arg]
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise self.make_error("invalid")
+        if isinstance(value, str) and not DECIMAL_TEXT_PATTERN.match(value):
+            raise self.make_error("invalid")
         try:
             number = Decimal(str(value))
         except InvalidOperation as exc:
@@ -145,6 +152,13 @@ def Money(**kwargs: Any) -> DecimalNumber:  # noqa: N802 - reads as a field type
 
 class IsoDate(fields.Date):
     """A calendar date as ``YYYY-MM-DD``; the stored form is the same string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        # Python also parses 20250601 and 2025-W23-1; the contract is YYYY-MM-DD only.
+        if not isinstance(value, str) or not ISO_DATE_PATTERN.match(value):
+            raise self.make_error("invalid")
+        result: date = super()._deserialize(value, attr, data, **kwargs)
+        return result
 
 
 class RecordSchema(ma.Schema):
@@ -181,6 +195,21 @@ def one_of(choices: tuple[str, ...]) -> validate.OneOf:
 def sharing(level: SharingClass) -> dict[str, Any]:
     """Field metadata declaring a sharing class, as in ``metadata=sharing("restricted")``."""
     return {"sharing": level}
+
+
+def _unstorable_text(document: Any) -> dict[str, list[str]]:
+    """Paths of strings holding NUL or lone surrogates, which no database should be sent."""
+    errors: dict[str, list[str]] = {}
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{name}" if path else str(name), v) for name, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{n}", v) for n, v in enumerate(value))
+        elif isinstance(value, str) and UNSTORABLE_TEXT.search(value):
+            errors[path] = ["Text must not contain NUL characters or unpaired surrogates."]
+    return errors
 
 
 ComputeFn = Callable[[Mapping[str, Any], date], dict[str, Any]]
@@ -231,6 +260,9 @@ class RecordType:
         body[self.key_field] = key
         loaded = self._schema.load(body)
         dumped: dict[str, Any] = self._schema.dump(loaded)
+        unstorable = _unstorable_text(dumped)
+        if unstorable:
+            raise ma.ValidationError(unstorable)
         return dumped
 
     def present(self, data: Mapping[str, Any], today: date) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class ContactSchema(RecordSchema):
     name = fields.String(required=True, validate=validate.Length(1, 50))
     phone = fields.String(
         required=True,
-        validate=validate.Regexp(r"^\+?[0-9][0-9 -]{4,24}$", error="Not a telephone number."),
+        validate=validate.Regexp(r"^\+?[0-9][0-9 -]{4,24}\Z", error="Not a telephone number."),
     )
 
 

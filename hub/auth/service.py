@@ -27,8 +27,8 @@ from schemas import registry
 
 SCOPES = ("records:read", "records:write", "events:read", "subscriptions", "grants", "admin")
 KEY_PREFIX = "hubk_"
-KEY_PATTERN = re.compile(r"^hubk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,})$")
-DEPARTMENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
+KEY_PATTERN = re.compile(r"^hubk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,})\Z")
+DEPARTMENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,63}\Z")
 TOKEN_ALGORITHM = "HS256"
 TOKEN_LEEWAY_SECONDS = 10
 

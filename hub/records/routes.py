@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -11,7 +10,7 @@ from flask_smorest import Blueprint
 
 from hub.auth.guard import require_scope
 from hub.auth.identity import current_identity
-from hub.errors import HubError, Unprocessable
+from hub.errors import HubError
 from hub.extensions import db
 from hub.http import city_today, json_body, reader
 from hub.pagination import decode_cursor, encode_cursor
@@ -20,7 +19,9 @@ from hub.records.schemas import (
     BatchInSchema,
     BatchOutSchema,
     DossierSchema,
+    HistoryCursorSchema,
     HistoryPageSchema,
+    ListCursorSchema,
     ListQuerySchema,
     PageQuerySchema,
     RecordOutSchema,
@@ -83,11 +84,8 @@ def list_records(type_name: str, **query: Any) -> dict[str, Any]:
     record_type = service.record_type_named(type_name)
     after = None
     if query.get("cursor"):
-        position = decode_cursor(query["cursor"], ("u", "i"))
-        try:
-            after = service.ListPosition(datetime.fromisoformat(position["u"]), int(position["i"]))
-        except (TypeError, ValueError) as exc:
-            raise Unprocessable("Bad cursor.", errors={"cursor": ["Not a valid cursor."]}) from exc
+        position = decode_cursor(query["cursor"], ListCursorSchema())
+        after = service.ListPosition(position["u"], position["i"])
     records, next_position = service.list_records(
         db.session,
         record_type,
@@ -171,10 +169,7 @@ def record_history(type_name: str, key: str, **query: Any) -> dict[str, Any]:
     record = service.require_record(db.session, record_type, key)
     before = None
     if query.get("cursor"):
-        position = decode_cursor(query["cursor"], ("v",))
-        if not isinstance(position["v"], int):
-            raise Unprocessable("Bad cursor.", errors={"cursor": ["Not a valid cursor."]})
-        before = position["v"]
+        before = decode_cursor(query["cursor"], HistoryCursorSchema())["v"]
     versions, next_before = service.history(
         db.session, record, limit=_page_limit(query), before_version=before
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -20,6 +20,33 @@ def _within_page_size(value: int) -> None:
         raise ma.ValidationError(f"At most {maximum}.")
 
 
+MAX_ID = 2**63 - 1
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 date-time with an offset, converted to UTC (422 if it cannot be)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from exc
+
+
+class ListCursorSchema(ma.Schema):
+    """The position inside a record listing: the last record's ``updated_at`` and id."""
+
+    u = UtcDateTime(required=True)
+    i = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
+
+
+class HistoryCursorSchema(ma.Schema):
+    """The position inside a history: the last version listed."""
+
+    v = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
+
+
 class PageQuerySchema(ma.Schema):
     """Keyset pagination: an opaque cursor and a page size."""
 
@@ -34,9 +61,7 @@ class ListQuerySchema(PageQuerySchema):
     """Filters of a record listing."""
 
     project_code = fields.String(validate=validate.Length(max=24))
-    updated_since = fields.AwareDateTime(
-        default_timezone=None, metadata={"description": "ISO 8601 with offset."}
-    )
+    updated_since = UtcDateTime(metadata={"description": "ISO 8601 with offset."})
     include_deleted = fields.Boolean(load_default=False)
 
 

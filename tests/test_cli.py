@@ -1,0 +1,426 @@
+"""The ``hub`` command line (§5): departments, access keys, ``hub init`` and configuration errors.
+
+Most tests run the console script's entry point, ``hub.cli.main``, in this process against the
+test app (its app factory swapped for the test app), so they see exactly what a user sees:
+the exit code, stdout and stderr, including the messages ``main`` prints for refused commands.
+The ``hub init`` and configuration tests run the installed ``hub`` script in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hub import create_app
+from hub.cli import main
+from hub.extensions import db
+
+HUB_SCRIPT = Path(sys.executable).parent / "hub"
+DEMO_DEPARTMENTS = {"ndrc", "land", "finance", "approval"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of one ``hub`` command."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def hub(
+    app: Flask, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Run]:
+    """Run ``hub ARGS...`` through the console script's entry point, against the test app."""
+    monkeypatch.setattr("hub.cli._create_app", lambda: app)
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def land(hub: Callable[..., Run]) -> str:
+    """The land department, added through the CLI."""
+    run = hub("departments", "add", "land", "--name", "Land Bureau", "--publishes", "land_parcel")
+    assert run.exit_code == 0, run.stderr
+    return "land"
+
+
+def exchange(client: FlaskClient, secret: str) -> Any:
+    return client.post("/api/v1/auth/token", headers={"Authorization": f"Bearer {secret}"})
+
+
+# Departments
+
+
+def test_an_added_department_is_listed(hub: Callable[..., Run]) -> None:
+    added = hub("departments", "add", "land", "--name", "Land Bureau", "--publishes", "land_parcel")
+    assert added.exit_code == 0, added.stderr
+    listed = hub("departments", "list")
+    assert listed.exit_code == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    assert line.split("\t")[0] == "land"
+    assert "Land Bureau" in line
+    assert "land_parcel" in line
+
+
+def test_a_department_may_be_allowed_several_types(hub: Callable[..., Run]) -> None:
+    run = hub(
+        "departments",
+        "add",
+        "approval",
+        "--name",
+        "Approval Bureau",
+        "--publishes",
+        "permit",
+        "--publishes",
+        "land_parcel",
+    )
+    assert run.exit_code == 0, run.stderr
+    [line] = hub("departments", "list").stdout.splitlines()
+    assert "permit" in line
+    assert "land_parcel" in line
+
+
+def test_adding_a_department_twice_fails_with_a_clear_message(
+    hub: Callable[..., Run], land: str
+) -> None:
+    again = hub("departments", "add", "land", "--name", "Other", "--publishes", "permit")
+    assert again.exit_code != 0
+    assert "land" in again.stderr
+    assert "already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+    [line] = hub("departments", "list").stdout.splitlines()
+    assert "Land Bureau" in line
+
+
+def test_an_unknown_record_type_in_publishes_is_refused(hub: Callable[..., Run]) -> None:
+    run = hub("departments", "add", "land", "--name", "Land", "--publishes", "no_such_type")
+    assert run.exit_code != 0
+    assert "no_such_type" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert hub("departments", "list").stdout == ""
+
+
+@pytest.mark.parametrize("department_id", ["Land", "1land", "land bureau", "x"])
+def test_an_invalid_department_id_is_refused(hub: Callable[..., Run], department_id: str) -> None:
+    run = hub("departments", "add", department_id, "--name", "Land")
+    assert run.exit_code != 0
+    assert "department id" in run.stderr.lower()
+    assert hub("departments", "list").stdout == ""
+
+
+# Access keys
+
+
+def test_keys_create_prints_the_secret_alone_and_it_works(
+    hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    run = hub(
+        "keys",
+        "create",
+        "--department",
+        "land",
+        "--scope",
+        "records:read",
+        "--scope",
+        "records:write",
+        "--name",
+        "sync",
+    )
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.endswith("\n")
+    [secret] = run.stdout.splitlines()
+    assert secret.startswith("hubk_")
+    assert secret.strip() == secret
+    assert secret not in run.stderr
+
+    response = exchange(client, secret)
+    assert response.status_code == 200, response.json
+    claims = jwt.decode(response.json["access_token"], options={"verify_signature": False})
+    assert claims["dept"] == "land"
+    assert claims["scope"].split() == ["records:read", "records:write"]
+
+
+def test_keys_list_shows_ids_and_scopes_but_never_secrets(
+    hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    secrets = []
+    for name in ("sync", "reader"):
+        run = hub(
+            "keys",
+            "create",
+            "--department",
+            "land",
+            "--scope",
+            "records:read",
+            "--scope",
+            "events:read",
+            "--name",
+            name,
+        )
+        assert run.exit_code == 0, run.stderr
+        secrets.append(run.stdout.strip())
+    key_ids = [
+        jwt.decode(exchange(client, s).json["access_token"], options={"verify_signature": False})[
+            "sub"
+        ]
+        for s in secrets
+    ]
+
+    listed = hub("keys", "list")
+    assert listed.exit_code == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2
+    for key_id, name in zip(key_ids, ("sync", "reader"), strict=True):
+        [line] = [line for line in lines if key_id in line]
+        assert "records:read" in line
+        assert "events:read" in line
+        assert "land" in line
+        assert name in line
+    for secret in secrets:
+        random_part = secret.split("_", 2)[2]  # hubk_<id>_<secret>
+        assert random_part not in listed.stdout + listed.stderr
+
+
+def test_keys_list_can_be_narrowed_to_one_department(hub: Callable[..., Run], land: str) -> None:
+    assert hub("departments", "add", "finance", "--name", "Finance").exit_code == 0
+    for department in ("land", "finance"):
+        run = hub("keys", "create", "--department", department, "--scope", "records:read")
+        assert run.exit_code == 0, run.stderr
+    listed = hub("keys", "list", "--department", "finance")
+    assert listed.exit_code == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    assert "finance" in line
+    assert "land" not in line
+
+
+def test_keys_revoke_stops_the_key_and_its_tokens_at_once(
+    hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    run = hub("keys", "create", "--department", "land", "--scope", "records:read")
+    secret = run.stdout.strip()
+    token = exchange(client, secret).json["access_token"]
+    key_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/records/land_parcel", headers=bearer).status_code == 200
+
+    revoked = hub("keys", "revoke", key_id)
+    assert revoked.exit_code == 0, revoked.stderr
+
+    after = client.get("/api/v1/records/land_parcel", headers=bearer)
+    assert after.status_code == 401
+    assert after.mimetype == "application/problem+json"
+    assert exchange(client, secret).status_code == 401
+    [line] = hub("keys", "list").stdout.splitlines()
+    assert key_id in line
+    assert "revoked" in line
+
+
+def test_revoking_an_unknown_key_fails(hub: Callable[..., Run], land: str) -> None:
+    run = hub("keys", "revoke", "000000000000")
+    assert run.exit_code != 0
+    assert "000000000000" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_key_may_expire_after_a_number_of_days(
+    hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    run = hub(
+        "keys", "create", "--department", "land", "--scope", "records:read", "--expires-in", "30"
+    )
+    assert run.exit_code == 0, run.stderr
+    assert exchange(client, run.stdout.strip()).status_code == 200
+    [line] = hub("keys", "list").stdout.splitlines()
+    assert "never" not in line
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        pytest.param(["--scope", "records:read", "--expires-in", "0"], "--expires-in", id="0-days"),
+        pytest.param(
+            ["--scope", "records:read", "--expires-in", "-3"], "--expires-in", id="negative-days"
+        ),
+        pytest.param(["--scope", "records:everything"], "records:everything", id="unknown-scope"),
+        pytest.param([], "--scope", id="no-scope"),
+        pytest.param(
+            ["--department", "nowhere", "--scope", "records:read"],
+            "nowhere",
+            id="unknown-department",
+        ),
+    ],
+)
+def test_keys_create_refuses_bad_options(
+    hub: Callable[..., Run], land: str, options: list[str], named: str
+) -> None:
+    if "--department" not in options:
+        options = ["--department", "land", *options]
+    run = hub("keys", "create", *options)
+    assert run.exit_code != 0
+    assert named in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "hubk_" not in run.stdout
+    assert hub("keys", "list").stdout == ""
+
+
+# hub init and configuration, in a subprocess as an operator runs them
+
+
+def clean_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any HUB_ variable, plus ``variables``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HUB_")}
+    env.update(variables)
+    return env
+
+
+def run_hub(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(HUB_SCRIPT), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def embedded_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Flask]]:
+    """Build the app the way ``hub`` would in a clean environment, for the given instance."""
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+    made: list[Flask] = []
+
+    def make() -> Flask:
+        made.append(create_app())
+        return made[-1]
+
+    yield make
+    for application in made:
+        db.dispose(application)
+
+
+def test_hub_init_demo_sets_up_a_working_embedded_hub_and_is_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_app: Callable[[], Flask]
+) -> None:
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+
+    first = run_hub(env, "init", "--demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    secret_file = instance / "secret_key"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert len(secret_file.read_text().strip()) >= 32
+    assert (instance / "hub.sqlite3").is_file()
+    keys_file = instance / "demo-keys.txt"
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    demo_keys = dict(line.split() for line in keys_file.read_text().splitlines())
+    assert set(demo_keys) == DEMO_DEPARTMENTS | {"admin"}
+    assert all(secret.startswith("hubk_") for secret in demo_keys.values())
+
+    departments = run_hub(env, "departments", "list", cwd=tmp_path)
+    assert departments.returncode == 0, departments.stderr
+    listed_ids = {line.split("\t")[0] for line in departments.stdout.splitlines()}
+    assert listed_ids >= DEMO_DEPARTMENTS
+    keys = run_hub(env, "keys", "list", cwd=tmp_path)
+    assert keys.returncode == 0, keys.stderr
+
+    secret_before = secret_file.read_text()
+    again = run_hub(env, "init", "--demo", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert secret_file.read_text() == secret_before
+    assert run_hub(env, "departments", "list", cwd=tmp_path).stdout == departments.stdout
+    assert run_hub(env, "keys", "list", cwd=tmp_path).stdout == keys.stdout
+    assert dict(line.split() for line in keys_file.read_text().splitlines()) == demo_keys
+
+    # The demo keys work against the hub that init built, and the demo records are there.
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(instance))
+    client = embedded_app().test_client()
+    response = exchange(client, demo_keys["land"])
+    assert response.status_code == 200, response.json
+    bearer = {"Authorization": f"Bearer {response.json['access_token']}"}
+    projects = client.get("/api/v1/records/project", headers=bearer)
+    assert projects.status_code == 200, projects.json
+    assert len(projects.json["items"]) == 2
+
+
+def test_hub_init_without_demo_creates_an_empty_database(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+    run = run_hub(env, "init", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (instance / "secret_key").is_file()
+    assert not (instance / "demo-keys.txt").exists()
+    listed = run_hub(env, "departments", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == ""
+
+
+SERVER_DATABASE = {"HUB_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"}
+LIST = ("departments", "list")
+
+
+@pytest.mark.parametrize(
+    ("command", "variables", "named"),
+    [
+        pytest.param(LIST, {"HUB_NO_SUCH_SETTING": "1"}, "HUB_NO_SUCH_SETTING", id="unknown"),
+        pytest.param(("init",), {"HUB_NO_SUCH_SETTING": "1"}, "HUB_NO_SUCH_SETTING", id="init"),
+        pytest.param(LIST, {"HUB_TOKEN_TTL": "soon"}, "HUB_TOKEN_TTL", id="badly-typed"),
+        pytest.param(LIST, SERVER_DATABASE, "HUB_SECRET_KEY", id="server-db-without-secret"),
+        pytest.param(
+            ("init",), SERVER_DATABASE, "HUB_SECRET_KEY", id="init-server-db-without-secret"
+        ),
+        pytest.param(
+            LIST,
+            {"HUB_SECRET_KEY": "short", "HUB_DATABASE_URL": "sqlite:///hub.sqlite3"},
+            "SECRET_KEY",
+            id="short-secret",
+        ),
+    ],
+)
+def test_configuration_errors_stop_the_command_with_a_message_naming_them(
+    tmp_path: Path, command: tuple[str, ...], variables: dict[str, str], named: str
+) -> None:
+    env = clean_environment(HUB_INSTANCE_PATH=str(tmp_path / "instance"), **variables)
+    run = run_hub(env, *command, cwd=tmp_path)
+    assert run.returncode != 0
+    assert named in run.stderr
+    assert "Traceback" not in run.stderr
+    if variables is SERVER_DATABASE:
+        assert "secret" in run.stderr.lower()
+        assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_help_before_init_lists_the_commands_without_a_traceback(tmp_path: Path) -> None:
+    env = clean_environment(HUB_INSTANCE_PATH=str(tmp_path / "instance"))
+    run = run_hub(env, "--help", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    for command in ("init", "serve", "departments", "keys"):
+        assert command in run.stdout
+    assert "Traceback" not in run.stderr
