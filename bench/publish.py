@@ -59,6 +59,10 @@ def parcel(n: int) -> dict[str, Any]:
     }
 
 
+LABELS = {"single": "single-record PUT", "batch": "batch (records)"}
+BATCH = {"single": lambda options: 1, "batch": lambda options: options.batch}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -80,15 +84,15 @@ def wait_until_up(port: int, path: str, timeout: float = 30) -> None:
 
 @contextmanager
 def server(command: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[None]:
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        wait_until_up(port, probe)
-        yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
+    log_path = Path(tempfile.gettempdir()) / f"hub-bench-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            wait_until_up(port, probe)
+            yield
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 @dataclass
@@ -267,6 +271,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"])
+    parser.add_argument("--kinds", nargs="+", default=["single", "batch"], help="What to measure.")
     options = parser.parse_args()
     print(
         f"{options.clients} clients, gunicorn {options.workers} workers x {options.threads} "
@@ -275,7 +280,8 @@ def main() -> None:
     print(f"{'database':<10} {'measure':<22} {'hub/s':>10} {'bare/s':>10} {'hub/bare':>9}")
     for backend in options.backends:
         figures = bench_backend(backend, options)
-        for kind, label in (("single", "single-record PUT"), ("batch", "batch (records)")):
+        for kind in options.kinds:
+            label = LABELS[kind]
             hub, bare = figures[f"hub_{kind}"], figures[f"bare_{kind}"]
             print(f"{backend:<10} {label:<22} {hub:>10.0f} {bare:>10.0f} {hub / bare:>9.2f}")
     print("target: hub/bare >= 0.50 for single-record PUT on postgres")

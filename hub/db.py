@@ -110,9 +110,10 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         _configure_sqlite(engine, busy_timeout)
         return engine
-    return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    # No pre-ping: it would cost a round trip on every request. After a database restart the
+    # first statement on each stale connection fails (503, Retry-After) and SQLAlchemy then
+    # discards the whole pool, so clients see one retryable error, not a string of them.
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
 
 
 @dataclass

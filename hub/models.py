@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from hub.auth.models import AccessKey, Department
-from hub.events.models import Event, EventCounter
+from hub.events.models import EventCounter
 from hub.records.models import IdempotentRequest, Record, RecordVersion
 
 __all__ = [
     "AccessKey",
     "Department",
-    "Event",
     "EventCounter",
     "IdempotentRequest",
     "Record",

@@ -6,6 +6,7 @@ find leaked keys, the id finds the row without scanning, and only the secret's d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -13,6 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -200,24 +202,38 @@ def issue_token(key: AccessKey, settings: Mapping[str, Any]) -> tuple[str, int]:
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM, headers=headers), ttl
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> Mapping[str, Any]:
+    """Verify a token's signature and claims; cached, since clients resend the same token.
+
+    Only verified tokens are cached; expiry is checked again on every use.
+    """
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=[TOKEN_ALGORITHM],
+        audience=audience,
+        issuer=issuer,
+        leeway=TOKEN_LEEWAY_SECONDS,
+        options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+    )
+    return MappingProxyType(claims)
+
+
 def identity_from_token(session: Session, token: str, settings: Mapping[str, Any]) -> Identity:
     """Verify a token and the key behind it; return who is calling, or raise 401."""
     try:
-        claims = jwt.decode(
-            token,
-            settings["SECRET_KEY"],
-            algorithms=[TOKEN_ALGORITHM],
-            audience=settings["TOKEN_AUDIENCE"],
-            issuer=settings["TOKEN_ISSUER"],
-            leeway=TOKEN_LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        claims = _verified_claims(
+            token, settings["SECRET_KEY"], settings["TOKEN_AUDIENCE"], settings["TOKEN_ISSUER"]
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired; exchange the access key again.") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("The token is not valid.") from exc
+    if claims["exp"] + TOKEN_LEEWAY_SECONDS < utcnow().timestamp():
+        raise Unauthorized("The token has expired; exchange the access key again.")
     # Read on every request, so a revoked key or disabled department is refused at once.
-    key = session.execute(_KEY_STATE, {"key_id": str(claims["sub"])}).one_or_none()
+    key = session.connection().execute(_KEY_STATE, {"key_id": str(claims["sub"])}).one_or_none()
     if key is None:
         raise Unauthorized("The token's access key does not exist.")
     refusal = _refusal(key.revoked_at, key.expires_at, key.disabled_at, utcnow())

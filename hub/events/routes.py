@@ -44,6 +44,6 @@ def feed(after: int, limit: int, wait: float, **filters: Any) -> dict[str, Any]:
         time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
     view, today, settings = reader(), city_today(), current_app.config
     return {
-        "events": [service.cloud_event(e, v, view, settings, today) for e, v in page.events],
+        "events": [service.cloud_event(v, view, settings, today) for v in page.events],
         "next_after": page.next_after,
     }

@@ -1,64 +1,46 @@
-"""The change log: how events get their sequence numbers, and how the feed reads them.
+"""The change log: how changes get their sequence numbers, and how the feed reads them.
 
-Why no reader can skip an event. A writer inserts its event in the change's own transaction,
-without a number. Numbers are given afterwards by a *numbering round*: a short transaction
-that locks the one counter row, takes the events that have committed but have no number yet,
-numbers them after the counter in insertion order, advances the counter and commits. Rounds
-are serialised by the counter's row lock, and each sees only committed events, so the numbers
-readers can see are always exactly ``1..counter``: an event that commits late (on PostgreSQL a
-transaction can commit after a later one) simply gets a later number, and no reader ever moves
-past a number that could still appear. Writers never wait on each other for a number, which
-keeps the write path free of a global lock (a lock held through every commit would serialise
-the database's fsyncs). Versions of one record are written one after another under the
-record's row lock, so they are numbered in version order.
+Every change writes one record version (``hub.records``); the versions, in sequence order,
+are the change log, and each is rendered as one CloudEvent.
 
-Rounds run where events are read: the feed runs one before it reads (and the dispatcher will
-too). A round that finds the counter locked by another process skips: that round is numbering.
+Why no reader can skip an event. A writer inserts its version in the change's own transaction,
+without a sequence number. Numbers are given afterwards by a *numbering round*: a short
+transaction that locks the one counter row, takes the versions that have committed but have no
+number yet, numbers them after the counter in insertion order, advances the counter and
+commits. Rounds are serialised by the counter's row lock and each sees only committed
+versions, so the numbers readers can see are always exactly ``1..counter``: a change that
+commits late (on PostgreSQL a transaction can commit after a later one) simply gets a later
+number, and no reader ever moves past a number that could still appear. Writers never wait on
+each other for a number, which keeps a global lock off the write path (a lock held through
+every commit would serialise the database's fsyncs). Versions of one record are written one
+after another under the record's row lock, so they are numbered in version order.
 
-The feed reads the counter first and then events up to it, so a page that comes back short
-still lets the reader move its cursor to the counter's value: every event up to it was
+Rounds run where events are read: the feed runs one before it reads (and so will the
+dispatcher). A round that finds the counter locked by another process skips: that round is
+numbering.
+
+The feed reads the counter first and then versions up to it, so a page that comes back short
+still lets the reader move its cursor to the counter's value: every change up to it was
 numbered before the page's query began and none of them matched.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.events.models import Event, EventCounter
-from hub.records.models import Record, RecordVersion
+from hub.events.models import EventCounter
+from hub.records.models import RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
 
 COUNTER_ID = 1
 ROUND_SIZE = 5000
-
-
-_INSERT_EVENT = insert(cast(Table, Event.__table__))
-
-
-def append_event(session: Session, record: Record, *, version_id: int, operation: str) -> None:
-    """Append the event of the record's new version, in the change's own transaction."""
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "event_id": str(uuid.uuid4()),
-            "record_type": record.type,
-            "record_key": record.key,
-            "project_code": record.project_code,
-            "operation": operation,
-            "version": record.version,
-            "version_id": version_id,
-            "published_by": record.published_by,
-            "time": record.updated_at,
-        },
-    )
 
 
 def number_events(session: Session) -> int:
@@ -72,14 +54,17 @@ def number_events(session: Session) -> int:
     if counter is None:
         return 0  # another round holds the counter
     pending = session.scalars(
-        select(Event.id).where(Event.sequence.is_(None)).order_by(Event.id).limit(ROUND_SIZE)
+        select(RecordVersion.id)
+        .where(RecordVersion.sequence.is_(None))
+        .order_by(RecordVersion.id)
+        .limit(ROUND_SIZE)
     ).all()
     if not pending:
         return 0
     first = counter.last_sequence + 1
     session.execute(
-        update(Event),
-        [{"id": event_id, "sequence": first + n} for n, event_id in enumerate(pending)],
+        update(RecordVersion),
+        [{"id": version_id, "sequence": first + n} for n, version_id in enumerate(pending)],
     )
     counter.last_sequence += len(pending)
     session.flush()
@@ -94,9 +79,9 @@ def head_sequence(session: Session) -> int:
 
 @dataclass(frozen=True)
 class FeedPage:
-    """Events after a cursor, and the cursor to resume from."""
+    """Changes after a cursor, and the cursor to resume from."""
 
-    events: Sequence[tuple[Event, RecordVersion]]
+    events: Sequence[RecordVersion]
     next_after: int
 
 
@@ -107,54 +92,51 @@ def read_feed(
     types: Sequence[str] = (),
     project_code: str | None = None,
 ) -> FeedPage:
-    """Events with ``sequence > after`` in order, at most ``limit``, optionally filtered."""
+    """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered."""
     head = head_sequence(session)
     if after >= head:
         return FeedPage(events=[], next_after=after)
     query = (
-        select(Event, RecordVersion)
-        .join(RecordVersion, RecordVersion.id == Event.version_id)
-        .where(Event.sequence > after, Event.sequence <= head)
-        .order_by(Event.sequence)
+        select(RecordVersion)
+        .where(RecordVersion.sequence > after, RecordVersion.sequence <= head)
+        .order_by(RecordVersion.sequence)
         .limit(limit)
     )
     if types:
-        query = query.where(Event.record_type.in_(types))
+        query = query.where(RecordVersion.record_type.in_(types))
     if project_code:
-        query = query.where(Event.project_code == project_code)
-    rows = [(event, version) for event, version in session.execute(query).all()]
-    last_read = rows[-1][0].sequence if len(rows) == limit else None
-    next_after = last_read if last_read is not None else head
-    return FeedPage(events=rows, next_after=next_after)
+        query = query.where(RecordVersion.project_code == project_code)
+    versions = list(session.scalars(query))
+    last_read = versions[-1].sequence if len(versions) == limit else None
+    return FeedPage(events=versions, next_after=last_read if last_read is not None else head)
 
 
 def cloud_event(
-    event: Event,
     version: RecordVersion,
     reader: ReaderView,
     settings: Mapping[str, Any],
     today: date,
 ) -> dict[str, Any]:
-    """Render one event as a structured CloudEvent 1.0, its record filtered for ``reader``."""
-    record_type = registry()[event.record_type]
+    """Render one change as a structured CloudEvent 1.0, its record filtered for ``reader``."""
+    record_type = registry()[version.record_type]
     record, withheld = reader.visible(record_type, record_type.present(version.data, today))
     return {
         "specversion": "1.0",
-        "id": event.event_id,
+        "id": version.event_id,
         "source": settings["EVENT_SOURCE"],
-        "type": f"{settings['EVENT_TYPE_PREFIX']}.record.{event.operation}",
-        "subject": f"{event.record_type}/{event.record_key}",
-        "time": event.time.isoformat().replace("+00:00", "Z"),
+        "type": f"{settings['EVENT_TYPE_PREFIX']}.record.{version.operation}",
+        "subject": f"{version.record_type}/{version.record_key}",
+        "time": version.created_at.isoformat().replace("+00:00", "Z"),
         "datacontenttype": "application/json",
-        "sequence": event.sequence,
+        "sequence": version.sequence,
         "data": {
-            "type": event.record_type,
-            "key": event.record_key,
-            "version": event.version,
-            "project_code": event.project_code,
-            "operation": event.operation,
+            "type": version.record_type,
+            "key": version.record_key,
+            "version": version.version,
+            "project_code": version.project_code,
+            "operation": version.operation,
             "changed_fields": version.changed_fields,
-            "published_by": event.published_by,
+            "published_by": version.published_by,
             "deleted": version.deleted,
             "record": record,
             "withheld": withheld,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, BigId
@@ -35,13 +36,32 @@ class Record(Base):
 
 
 class RecordVersion(Base):
-    """One immutable version of a record, written by one change."""
+    """One immutable version of a record, written by one change; also its change-log entry.
+
+    ``sequence`` is the version's place in the change feed, given after commit by a numbering
+    round (see ``hub.events.service``); type, key and project code are copied from the record
+    so the feed can filter and render without a join.
+    """
 
     __tablename__ = "record_versions"
-    __table_args__ = (UniqueConstraint("record_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("record_id", "version"),
+        Index("ix_record_versions_type_sequence", "record_type", "sequence"),
+        Index("ix_record_versions_project_sequence", "project_code", "sequence"),
+        # the numbering round's work list: versions committed but not yet numbered
+        Index(
+            "ix_record_versions_unnumbered",
+            "id",
+            postgresql_where=text("sequence IS NULL"),
+            sqlite_where=text("sequence IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    record_type: Mapped[str] = mapped_column(String(64))
+    record_key: Mapped[str] = mapped_column(String(128))
+    project_code: Mapped[str] = mapped_column(String(24))
     version: Mapped[int]
     operation: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]]
@@ -50,6 +70,8 @@ class RecordVersion(Base):
     published_by: Mapped[str] = mapped_column(ForeignKey("departments.id"))
     key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
 class IdempotentRequest(Base):
@@ -70,3 +92,19 @@ class IdempotentRequest(Base):
     response_body: Mapped[str | None]
     response_headers: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+@dataclass
+class RecordState:
+    """The current version of a record as the write path holds it (a locked ``records`` row)."""
+
+    id: int
+    type: str
+    key: str
+    project_code: str
+    version: int
+    data: dict[str, Any]
+    published_by: str
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool

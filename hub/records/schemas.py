@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
-from hub.records.models import Record, RecordVersion
+from hub.records.models import Record, RecordState, RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
 
@@ -176,7 +176,7 @@ class TypeListSchema(ma.Schema):
     items = fields.List(fields.Nested(TypeOutSchema))
 
 
-def envelope(record: Record, reader: ReaderView, today: date) -> dict[str, Any]:
+def envelope(record: Record | RecordState, reader: ReaderView, today: date) -> dict[str, Any]:
     """A record's envelope with its data filtered for ``reader``."""
     record_type = registry()[record.type]
     data, withheld = reader.visible(record_type, record_type.present(record.data, today))
@@ -204,7 +204,7 @@ def version_envelope(
         "type": record.type,
         "key": record.key,
         "version": version.version,
-        "project_code": version.data.get("project_code", record.project_code),
+        "project_code": version.project_code,
         "operation": version.operation,
         "changed_fields": version.changed_fields,
         "data": data,

@@ -1,19 +1,20 @@
 """Records: publish, patch, tombstone, read, list, history, dossier.
 
-Every change validates through the record type's schema, locks the record's row, writes a new
-immutable version and its event; the caller's unit of work commits.
+Every change validates through the record type's schema, locks the record's row and writes a
+new immutable version, which is also its change-log entry; the caller's unit of work commits.
 Content equal to the current version is a no-op: no version, no event.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
 import marshmallow as ma
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,27 +29,44 @@ from hub.errors import (
     Unprocessable,
     validation_error,
 )
-from hub.events import service as events
-from hub.records.models import Record, RecordVersion
+from hub.records.models import Record, RecordState, RecordVersion
 from schemas import KEY_PATTERN, RecordType, registry
 
 Status = Literal["created", "updated", "unchanged"]
 
-# Statements of the write path, built once: building and hashing a statement per call costs
-# more than running it.
+_RECORDS = cast(Table, Record.__table__)
+_VERSIONS = cast(Table, RecordVersion.__table__)
+
+# The write path runs on Core statements built once: building, hashing and ORM-loading a
+# statement per call costs more than running it, and publishing is the hub's hot path.
 _RECORD_BY_KEY = select(Record).where(
     Record.type == bindparam("type"), Record.key == bindparam("key")
 )
-_LOCK_RECORD = _RECORD_BY_KEY.with_for_update().execution_options(populate_existing=True)
-# The lock a foreign key takes: a concurrent tombstone of the project waits for the writer.
-_LIVE_PROJECT = (
-    select(Record.id)
-    .where(Record.type == "project", Record.key == bindparam("code"), Record.deleted.is_(False))
-    .with_for_update(read=True, key_share=True)
+_LOCK_ROW = (
+    select(_RECORDS)
+    .where(_RECORDS.c.type == bindparam("type"), _RECORDS.c.key == bindparam("key"))
+    .with_for_update()
 )
-_RECORDS = cast(Table, Record.__table__)
-_VERSIONS = cast(Table, RecordVersion.__table__)
-_INSERT_VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
+_UPDATE_ROW = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
+# No lock is taken on the project: locking it (as a foreign key would) makes every concurrent
+# writer of one project contend on that row, and halves the publish rate. The price is that a
+# record published while its project is being tombstoned can end up linked to the tombstone,
+# a state the hub handles anyway (the dossier shows it; the record can be deleted or moved).
+_LIVE_PROJECT = select(_RECORDS.c.id).where(
+    _RECORDS.c.type == "project",
+    _RECORDS.c.key == bindparam("code"),
+    _RECORDS.c.deleted.is_(False),
+)
+_LIVE_LINKED_COUNT = (
+    select(func.count())
+    .select_from(_RECORDS)
+    .where(
+        _RECORDS.c.project_code == bindparam("code"),
+        _RECORDS.c.type != "project",
+        _RECORDS.c.deleted.is_(False),
+    )
+)
+_INSERT_VERSION = insert(_VERSIONS)
 _INSERT_RECORD = {
     name: dialect_insert(_RECORDS)
     .on_conflict_do_nothing(index_elements=["type", "key"])
@@ -61,7 +79,7 @@ _INSERT_RECORD = {
 class Outcome:
     """What a write did to a record."""
 
-    record: Record
+    record: RecordState
     status: Status
 
 
@@ -103,8 +121,9 @@ def require_record(session: Session, record_type: RecordType, key: str) -> Recor
     return record
 
 
-def _locked(session: Session, record_type: str, key: str) -> Record | None:
-    return session.scalar(_LOCK_RECORD, {"type": record_type, "key": key})
+def _locked(connection: Connection, record_type: str, key: str) -> RecordState | None:
+    row = connection.execute(_LOCK_ROW, {"type": record_type, "key": key}).one_or_none()
+    return RecordState(**row._mapping) if row is not None else None
 
 
 def _etag_values(header: str) -> list[str]:
@@ -113,7 +132,7 @@ def _etag_values(header: str) -> list[str]:
     ]
 
 
-def _check_preconditions(record: Record | None, conditions: Preconditions) -> None:
+def _check_preconditions(record: RecordState | None, conditions: Preconditions) -> None:
     live = record is not None and not record.deleted
     if conditions.if_match is not None:
         wanted = _etag_values(conditions.if_match)
@@ -147,8 +166,8 @@ def _project_code_of(record_type: RecordType, key: str, data: Mapping[str, Any])
     return key if not record_type.links_project else str(data["project_code"])
 
 
-def _require_live_project(session: Session, code: str) -> None:
-    if session.scalar(_LIVE_PROJECT, {"code": code}) is None:
+def _require_live_project(connection: Connection, code: str) -> None:
+    if connection.execute(_LIVE_PROJECT, {"code": code}).first() is None:
         raise Unprocessable(
             f"Project {code} does not exist.",
             errors={"project_code": [f"No project {code} has been published."]},
@@ -162,16 +181,20 @@ def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
 
 
 def _write_version(
-    session: Session,
+    connection: Connection,
     identity: Identity,
-    record: Record,
+    record: RecordState,
     operation: str,
     changed: list[str],
 ) -> None:
-    version_id = session.execute(
+    """Write the record's new version: its history entry and its place in the change log."""
+    connection.execute(
         _INSERT_VERSION,
         {
             "record_id": record.id,
+            "record_type": record.type,
+            "record_key": record.key,
+            "project_code": record.project_code,
             "version": record.version,
             "operation": operation,
             "data": record.data,
@@ -180,34 +203,54 @@ def _write_version(
             "published_by": identity.department_id,
             "key_id": identity.key_id,
             "created_at": record.updated_at,
+            "event_id": str(uuid.uuid4()),
         },
-    ).scalar_one()
-    events.append_event(session, record, version_id=version_id, operation=operation)
+    )
 
 
 def _insert_new(
-    session: Session, identity: Identity, record_type: RecordType, key: str, data: dict[str, Any]
-) -> Record | None:
+    connection: Connection,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    data: dict[str, Any],
+) -> RecordState | None:
     """Insert version 1; None if a concurrent writer created the record first."""
     now = utcnow()
-    values = {
-        "type": record_type.name,
-        "key": key,
-        "project_code": _project_code_of(record_type, key, data),
-        "version": 1,
-        "data": data,
-        "published_by": identity.department_id,
-        "created_at": now,
-        "updated_at": now,
-        "deleted": False,
-    }
-    insert_record = _INSERT_RECORD[session.get_bind().dialect.name]
-    record_id = session.execute(insert_record, values).scalar()
+    record = RecordState(
+        id=0,
+        type=record_type.name,
+        key=key,
+        project_code=_project_code_of(record_type, key, data),
+        version=1,
+        data=data,
+        published_by=identity.department_id,
+        created_at=now,
+        updated_at=now,
+        deleted=False,
+    )
+    values = {name: value for name, value in vars(record).items() if name != "id"}
+    record_id = connection.execute(_INSERT_RECORD[connection.dialect.name], values).scalar()
     if record_id is None:
         return None
-    record = Record(id=record_id, **values)
-    _write_version(session, identity, record, "created", sorted(data))
+    record.id = record_id
+    _write_version(connection, identity, record, "created", sorted(data))
     return record
+
+
+def _save_new_version(connection: Connection, record: RecordState) -> None:
+    connection.execute(
+        _UPDATE_ROW,
+        {
+            "record_id": record.id,
+            "data": record.data,
+            "project_code": record.project_code,
+            "version": record.version,
+            "deleted": record.deleted,
+            "published_by": record.published_by,
+            "updated_at": record.updated_at,
+        },
+    )
 
 
 def publish(
@@ -225,20 +268,22 @@ def publish(
     """
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
+    connection = session.connection()
     if record_type.links_project:
-        _require_live_project(session, data["project_code"])
-    record = _locked(session, record_type.name, key)
+        _require_live_project(connection, data["project_code"])
+    record = _locked(connection, record_type.name, key)
     if record is None:
         _check_preconditions(None, conditions)
-        created = _insert_new(session, identity, record_type, key, data)
+        created = _insert_new(connection, identity, record_type, key, data)
         if created is not None:
             return Outcome(created, "created")
-        record = _locked(session, record_type.name, key)
+        record = _locked(connection, record_type.name, key)
         assert record is not None, "a concurrent create committed the record"
     _check_preconditions(record, conditions)
     if not record.deleted and record.data == data:
         return Outcome(record, "unchanged")
     revived = record.deleted
+    operation: Status = "created" if revived else "updated"
     changed = _changed_fields({} if revived else record.data, data)
     record.data = data
     record.project_code = _project_code_of(record_type, key, data)
@@ -246,8 +291,9 @@ def publish(
     record.deleted = False
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    _write_version(session, identity, record, "created" if revived else "updated", changed)
-    return Outcome(record, "created" if revived else "updated")
+    _save_new_version(connection, record)
+    _write_version(connection, identity, record, operation, changed)
+    return Outcome(record, operation)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -278,7 +324,7 @@ def patch(
             "A merge patch must be a JSON object.",
             errors={"_schema": ["The body must be a JSON object."]},
         )
-    record = _locked(session, record_type.name, key)
+    record = _locked(session.connection(), record_type.name, key)
     if record is None or record.deleted:
         raise NotFound(f"There is no {record_type.name} '{key}' to patch.")
     _check_preconditions(record, conditions)
@@ -294,18 +340,15 @@ def tombstone(
 ) -> Outcome:
     """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
     _require_publisher(identity, record_type)
-    record = _locked(session, record_type.name, key)
+    connection = session.connection()
+    record = _locked(connection, record_type.name, key)
     if record is None:
         raise NotFound(f"There is no {record_type.name} '{key}'.")
     _check_preconditions(record, conditions)
     if record.deleted:
         return Outcome(record, "unchanged")
     if record_type.name == "project":
-        linked = session.scalar(
-            select(func.count())
-            .select_from(Record)
-            .where(Record.project_code == key, Record.type != "project", Record.deleted.is_(False))
-        )
+        linked = connection.execute(_LIVE_LINKED_COUNT, {"code": key}).scalar_one()
         if linked:
             raise Conflict(
                 f"Project {key} still has {linked} live linked record(s); delete those first."
@@ -314,7 +357,8 @@ def tombstone(
     record.deleted = True
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    _write_version(session, identity, record, "deleted", [])
+    _save_new_version(connection, record)
+    _write_version(connection, identity, record, "deleted", [])
     return Outcome(record, "updated")
 
 

@@ -1,4 +1,4 @@
-"""records, versions, events, departments and keys
+"""departments, access keys, records, versions (the change log), idempotency
 
 Revision ID: 0001
 Revises:
@@ -111,6 +111,9 @@ def upgrade() -> None:
         "record_versions",
         sa.Column("id", BIG_ID, nullable=False),
         sa.Column("record_id", BIG_ID, nullable=False),
+        sa.Column("record_type", sa.String(length=64), nullable=False),
+        sa.Column("record_key", sa.String(length=128), nullable=False),
+        sa.Column("project_code", sa.String(length=24), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("operation", sa.String(length=16), nullable=False),
         sa.Column("data", JSON_DOCUMENT, nullable=False),
@@ -119,46 +122,26 @@ def upgrade() -> None:
         sa.Column("published_by", sa.String(length=64), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("sequence", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["published_by"],
             ["departments.id"],
             name=op.f("fk_record_versions_published_by_departments"),
         ),
         sa.ForeignKeyConstraint(
-            ["record_id"],
-            ["records.id"],
-            name=op.f("fk_record_versions_record_id_records"),
+            ["record_id"], ["records.id"], name=op.f("fk_record_versions_record_id_records")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_record_versions")),
         sa.UniqueConstraint("record_id", "version", name=op.f("uq_record_versions_record_id")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_record_versions_event_id")),
+        sa.UniqueConstraint("sequence", name=op.f("uq_record_versions_sequence")),
     )
-    op.create_table(
-        "events",
-        sa.Column("id", BIG_ID, nullable=False),
-        sa.Column("sequence", sa.BigInteger(), nullable=True),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("record_type", sa.String(length=64), nullable=False),
-        sa.Column("record_key", sa.String(length=128), nullable=False),
-        sa.Column("project_code", sa.String(length=24), nullable=False),
-        sa.Column("operation", sa.String(length=16), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("version_id", BIG_ID, nullable=False),
-        sa.Column("published_by", sa.String(length=64), nullable=False),
-        sa.Column("time", TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["record_versions.id"],
-            name=op.f("fk_events_version_id_record_versions"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_events_event_id")),
-        sa.UniqueConstraint("sequence", name=op.f("uq_events_sequence")),
-    )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index("ix_events_project_sequence", ["project_code", "sequence"])
-        batch_op.create_index("ix_events_type_sequence", ["record_type", "sequence"])
+    with op.batch_alter_table("record_versions", schema=None) as batch_op:
+        batch_op.create_index("ix_record_versions_project_sequence", ["project_code", "sequence"])
+        batch_op.create_index("ix_record_versions_type_sequence", ["record_type", "sequence"])
         batch_op.create_index(
-            "ix_events_unnumbered",
+            "ix_record_versions_unnumbered",
             ["id"],
             postgresql_where=sa.text("sequence IS NULL"),
             sqlite_where=sa.text("sequence IS NULL"),
@@ -173,12 +156,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_unnumbered")
-        batch_op.drop_index("ix_events_type_sequence")
-        batch_op.drop_index("ix_events_project_sequence")
+    with op.batch_alter_table("record_versions", schema=None) as batch_op:
+        batch_op.drop_index("ix_record_versions_unnumbered")
+        batch_op.drop_index("ix_record_versions_type_sequence")
+        batch_op.drop_index("ix_record_versions_project_sequence")
 
-    op.drop_table("events")
     op.drop_table("record_versions")
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.drop_index("ix_records_type_updated")
