@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, create_engine, insert
+from sqlalchemy import JSON, Column, Engine, Integer, MetaData, String, Table, create_engine, insert
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -24,15 +24,24 @@ bare_records = Table(
 )
 
 
+def _engine(url: str) -> Engine:
+    connect_args: dict[str, Any] = {"check_same_thread": False} if url.startswith("sqlite") else {}
+    return create_engine(url, pool_size=10, connect_args=connect_args)
+
+
+def create_schema(url: str) -> None:
+    """Create the baseline's table (before the server starts, not in each worker)."""
+    engine = _engine(url)
+    with engine.begin() as connection:
+        if url.startswith("sqlite"):
+            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+        metadata.create_all(connection)
+    engine.dispose()
+
+
 def create_app() -> Flask:
     """The baseline app on ``BARE_DATABASE_URL``."""
-    url = os.environ["BARE_DATABASE_URL"]
-    connect_args: dict[str, Any] = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    engine = create_engine(url, pool_size=10, connect_args=connect_args)
-    if url.startswith("sqlite"):
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
-    metadata.create_all(engine)
+    engine = _engine(os.environ["BARE_DATABASE_URL"])
     app = Flask(__name__)
 
     @app.put("/records/<key>")

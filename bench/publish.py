@@ -1,11 +1,12 @@
 """Publish throughput of the hub against a bare insert endpoint, on PostgreSQL and SQLite.
 
-For each database the hub and the baseline (bench/bare_app.py) are served by gunicorn with the
-same workers and threads, and driven by the same client processes over keep-alive connections:
-single-record PUTs for a fixed time, then batches. Figures are requests (or records) per second;
-the ratio hub/bare is the number that matters, since both share this machine's noise.
+For each database the hub and the baseline (bench/bare_app.py) are served side by side by
+gunicorn with the same workers and threads, and driven by the same client processes over
+keep-alive connections: single-record PUTs, then batches. Figures are records per second. The
+ratio hub/bare is the number that matters; rounds alternate between the two servers so that
+the machine's drifting load hits both alike, and the medians of the rounds are printed.
 
-    .venv/bin/python bench/publish.py [--seconds 8] [--clients 8] [--backends postgres sqlite]
+    .venv/bin/python -m bench.publish [--rounds 5] [--seconds 4] [--backends postgres sqlite]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from bench.bare_app import create_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -184,15 +188,14 @@ def _client_worker(args: tuple[int, int, str, dict[str, str], float, int, str]) 
 
 
 def measure(
-    port: int, kind: str, headers: dict[str, str], seconds: float, clients: int, batch: int
+    pool: Any, port: int, kind: str, headers: dict[str, str], seconds: float, batch: int
 ) -> float:
+    """Drive one server with every client process for ``seconds``; records per second."""
     prefix = uuid.uuid4().hex[:8]
-    jobs = [(port, c, kind, headers, seconds, batch, prefix) for c in range(clients)]
+    jobs = [(port, c, kind, headers, seconds, batch, prefix) for c in range(pool._processes)]
     started = time.monotonic()
-    with multiprocessing.Pool(clients) as pool:
-        counts = pool.map(_client_worker, jobs)
-    elapsed = time.monotonic() - started
-    return sum(counts) / elapsed
+    counts = pool.map(_client_worker, jobs)
+    return sum(counts) / (time.monotonic() - started)
 
 
 def token(port: int, key: str) -> dict[str, str]:
@@ -204,9 +207,22 @@ def token(port: int, key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
-def bench_backend(backend: str, options: argparse.Namespace) -> dict[str, float]:
-    results: dict[str, float] = {}
+def start_hub(env: dict[str, str], port: int, gunicorn: list[str]) -> Any:
+    return server(
+        [str(BIN / "hub"), "serve", "--port", str(port), *gunicorn], env, port, "/healthz"
+    )
+
+
+def start_bare(env: dict[str, str], port: int, gunicorn: list[str]) -> Any:
+    command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread"]
+    command += [*gunicorn, "--log-level", "warning", "bench.bare_app:create_app()"]
+    return server(command, env, port, "/nothing")
+
+
+def bench_backend(backend: str, options: argparse.Namespace, pool: Any) -> dict[str, list[float]]:
+    """Rounds of hub then bare, per measurement kind; each round's figures in a list."""
     gunicorn = ["--workers", str(options.workers), "--threads", str(options.threads)]
+    figures: dict[str, list[float]] = {}
     with database(backend) as db, tempfile.TemporaryDirectory() as instance:
         env = hub_env(db.url, Path(instance))
         run_cli(env, "init")
@@ -218,73 +234,61 @@ def bench_backend(backend: str, options: argparse.Namespace) -> dict[str, float]
         land_key = run_cli(
             env, "keys", "create", "--department", "land", "--scope", "records:write"
         )
-        port = free_port()
-        with server(
-            [str(BIN / "hub"), "serve", "--port", str(port), *gunicorn], env, port, "/healthz"
-        ):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        create_schema(db.url)
+        hub_port, bare_port = free_port(), free_port()
+        bare_env = {**env, "BARE_DATABASE_URL": db.url}
+        with start_hub(env, hub_port, gunicorn), start_bare(bare_env, bare_port, gunicorn):
+            connection = http.client.HTTPConnection("127.0.0.1", hub_port, timeout=10)
+            project_path = f"/api/v1/records/project/{PROJECT_CODE}"
             status, body = request_json(
-                connection,
-                "PUT",
-                f"/api/v1/records/project/{PROJECT_CODE}",
-                PROJECT,
-                token(port, ndrc_key),
+                connection, "PUT", project_path, PROJECT, token(hub_port, ndrc_key)
             )
             assert status in (200, 201), body
-            headers = token(port, land_key)
-            measure(port, "single", headers, 1, options.clients, 1)  # warm-up
-            results["hub_single"] = measure(
-                port, "single", headers, options.seconds, options.clients, 1
-            )
-            results["hub_batch"] = measure(
-                port, "batch", headers, options.seconds, options.clients, options.batch
-            )
-        bare_env = {**env, "BARE_DATABASE_URL": db.url}
-        port = free_port()
-        bare = [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "gthread",
-            *gunicorn,
-            "--log-level",
-            "warning",
-            "bench.bare_app:create_app()",
-        ]
-        with server(bare, bare_env, port, "/nothing"):
-            measure(port, "single", {}, 1, options.clients, 1)  # warm-up
-            results["bare_single"] = measure(
-                port, "single", {}, options.seconds, options.clients, 1
-            )
-            results["bare_batch"] = measure(
-                port, "batch", {}, options.seconds, options.clients, options.batch
-            )
-    return results
+            headers = token(hub_port, land_key)
+            measure(pool, hub_port, "single", headers, 1, 1)  # warm-up
+            measure(pool, bare_port, "single", {}, 1, 1)
+            for kind in options.kinds:
+                batch = options.batch if kind == "batch" else 1
+                # Alternate short rounds so that drift in the machine's load hits both alike.
+                for _ in range(options.rounds):
+                    figures.setdefault(f"hub_{kind}", []).append(
+                        measure(pool, hub_port, kind, headers, options.seconds, batch)
+                    )
+                    figures.setdefault(f"bare_{kind}", []).append(
+                        measure(pool, bare_port, kind, {}, options.seconds, batch)
+                    )
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=4, help="Seconds per round.")
+    parser.add_argument("--rounds", type=int, default=5, help="Alternating rounds per figure.")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"])
-    parser.add_argument("--kinds", nargs="+", default=["single", "batch"], help="What to measure.")
+    parser.add_argument("--kinds", nargs="+", default=["single", "batch"])
     options = parser.parse_args()
     print(
-        f"{options.clients} clients, gunicorn {options.workers} workers x {options.threads} "
-        f"threads, {options.seconds:g}s per measurement, batches of {options.batch}"
+        f"{options.clients} client processes; gunicorn {options.workers} workers x "
+        f"{options.threads} threads; {options.rounds} alternating rounds of "
+        f"{options.seconds:g}s; batches of {options.batch}"
     )
-    print(f"{'database':<10} {'measure':<22} {'hub/s':>10} {'bare/s':>10} {'hub/bare':>9}")
-    for backend in options.backends:
-        figures = bench_backend(backend, options)
-        for kind in options.kinds:
-            label = LABELS[kind]
-            hub, bare = figures[f"hub_{kind}"], figures[f"bare_{kind}"]
-            print(f"{backend:<10} {label:<22} {hub:>10.0f} {bare:>10.0f} {hub / bare:>9.2f}")
-    print("target: hub/bare >= 0.50 for single-record PUT on postgres")
+    print(f"{'database':<10} {'measure':<22} {'hub/s':>9} {'bare/s':>9} {'hub/bare':>9}  rounds")
+    with multiprocessing.Pool(options.clients) as pool:
+        for backend in options.backends:
+            figures = bench_backend(backend, options, pool)
+            for kind in options.kinds:
+                hub, bare = figures[f"hub_{kind}"], figures[f"bare_{kind}"]
+                ratios = [h / b for h, b in zip(hub, bare, strict=True)]
+                print(
+                    f"{backend:<10} {LABELS[kind]:<22} {statistics.median(hub):>9.0f} "
+                    f"{statistics.median(bare):>9.0f} {statistics.median(ratios):>9.2f}  "
+                    + " ".join(f"{r:.2f}" for r in ratios)
+                )
+    print("medians; target: hub/bare >= 0.50 for single-record PUT on postgres")
 
 
 if __name__ == "__main__":

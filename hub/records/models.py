@@ -44,10 +44,31 @@ class RecordVersion(Base):
     """
 
     __tablename__ = "record_versions"
+    # The feed's indexes cover numbered versions only, so a write updates none of them: a
+    # version enters them once, when it is numbered.
     __table_args__ = (
         UniqueConstraint("record_id", "version"),
-        Index("ix_record_versions_type_sequence", "record_type", "sequence"),
-        Index("ix_record_versions_project_sequence", "project_code", "sequence"),
+        Index(
+            "ix_record_versions_sequence",
+            "sequence",
+            unique=True,
+            postgresql_where=text("sequence IS NOT NULL"),
+            sqlite_where=text("sequence IS NOT NULL"),
+        ),
+        Index(
+            "ix_record_versions_type_sequence",
+            "record_type",
+            "sequence",
+            postgresql_where=text("sequence IS NOT NULL"),
+            sqlite_where=text("sequence IS NOT NULL"),
+        ),
+        Index(
+            "ix_record_versions_project_sequence",
+            "project_code",
+            "sequence",
+            postgresql_where=text("sequence IS NOT NULL"),
+            sqlite_where=text("sequence IS NOT NULL"),
+        ),
         # the numbering round's work list: versions committed but not yet numbered
         Index(
             "ix_record_versions_unnumbered",
@@ -70,8 +91,8 @@ class RecordVersion(Base):
     published_by: Mapped[str] = mapped_column(ForeignKey("departments.id"))
     key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
-    event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    sequence: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class IdempotentRequest(Base):

@@ -1,22 +1,20 @@
 """Records: publish, patch, tombstone, read, list, history, dossier.
 
 Every change validates through the record type's schema, locks the record's row and writes a
-new immutable version, which is also its change-log entry; the caller's unit of work commits.
+new immutable version, which is also its change-log entry (the SQL is in ``writes``); the
+caller's unit of work commits.
 Content equal to the current version is a no-op: no version, no event.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import marshmallow as ma
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.auth.identity import Identity
@@ -29,16 +27,15 @@ from hub.errors import (
     Unprocessable,
     validation_error,
 )
+from hub.records import writes
 from hub.records.models import Record, RecordState, RecordVersion
 from schemas import KEY_PATTERN, RecordType, registry
 
 Status = Literal["created", "updated", "unchanged"]
 
-_RECORDS = cast(Table, Record.__table__)
-_VERSIONS = cast(Table, RecordVersion.__table__)
+_RECORDS = writes.RECORDS
 
-# The write path runs on Core statements built once: building, hashing and ORM-loading a
-# statement per call costs more than running it, and publishing is the hub's hot path.
+# Statements built once (see hub.records.writes for why).
 _RECORD_BY_KEY = select(Record).where(
     Record.type == bindparam("type"), Record.key == bindparam("key")
 )
@@ -47,15 +44,12 @@ _LOCK_ROW = (
     .where(_RECORDS.c.type == bindparam("type"), _RECORDS.c.key == bindparam("key"))
     .with_for_update()
 )
-_UPDATE_ROW = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
 # No lock is taken on the project: locking it (as a foreign key would) makes every concurrent
 # writer of one project contend on that row, and halves the publish rate. The price is that a
 # record published while its project is being tombstoned can end up linked to the tombstone,
 # a state the hub handles anyway (the dossier shows it; the record can be deleted or moved).
 _LIVE_PROJECT = select(_RECORDS.c.id).where(
-    _RECORDS.c.type == "project",
-    _RECORDS.c.key == bindparam("code"),
-    _RECORDS.c.deleted.is_(False),
+    _RECORDS.c.type == "project", _RECORDS.c.deleted.is_(False)
 )
 _LIVE_LINKED_COUNT = (
     select(func.count())
@@ -66,13 +60,6 @@ _LIVE_LINKED_COUNT = (
         _RECORDS.c.deleted.is_(False),
     )
 )
-_INSERT_VERSION = insert(_VERSIONS)
-_INSERT_RECORD = {
-    name: dialect_insert(_RECORDS)
-    .on_conflict_do_nothing(index_elements=["type", "key"])
-    .returning(_RECORDS.c.id)
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
 
 
 @dataclass(frozen=True)
@@ -166,45 +153,23 @@ def _project_code_of(record_type: RecordType, key: str, data: Mapping[str, Any])
     return key if not record_type.links_project else str(data["project_code"])
 
 
-def _require_live_project(connection: Connection, code: str) -> None:
-    if connection.execute(_LIVE_PROJECT, {"code": code}).first() is None:
-        raise Unprocessable(
-            f"Project {code} does not exist.",
-            errors={"project_code": [f"No project {code} has been published."]},
-        )
+_LIVE_PROJECT_BY_CODE = _LIVE_PROJECT.where(_RECORDS.c.key == bindparam("code"))
+
+
+def _no_such_project(code: str) -> Unprocessable:
+    return Unprocessable(
+        f"Project {code} does not exist.",
+        errors={"project_code": [f"No project {code} has been published."]},
+    )
+
+
+def _project_is_live(connection: Connection, code: str) -> bool:
+    return connection.execute(_LIVE_PROJECT_BY_CODE, {"code": code}).first() is not None
 
 
 def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     return sorted(
         name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
-    )
-
-
-def _write_version(
-    connection: Connection,
-    identity: Identity,
-    record: RecordState,
-    operation: str,
-    changed: list[str],
-) -> None:
-    """Write the record's new version: its history entry and its place in the change log."""
-    connection.execute(
-        _INSERT_VERSION,
-        {
-            "record_id": record.id,
-            "record_type": record.type,
-            "record_key": record.key,
-            "project_code": record.project_code,
-            "version": record.version,
-            "operation": operation,
-            "data": record.data,
-            "changed_fields": changed,
-            "deleted": record.deleted,
-            "published_by": identity.department_id,
-            "key_id": identity.key_id,
-            "created_at": record.updated_at,
-            "event_id": str(uuid.uuid4()),
-        },
     )
 
 
@@ -229,28 +194,15 @@ def _insert_new(
         updated_at=now,
         deleted=False,
     )
-    values = {name: value for name, value in vars(record).items() if name != "id"}
-    record_id = connection.execute(_INSERT_RECORD[connection.dialect.name], values).scalar()
+    change = writes.Change("created", sorted(data), identity.key_id)
+    links = record_type.links_project
+    record_id = writes.write(connection, "insert", record, change, require_live_project=links)
     if record_id is None:
+        if links and not _project_is_live(connection, record.project_code):
+            raise _no_such_project(record.project_code)
         return None
     record.id = record_id
-    _write_version(connection, identity, record, "created", sorted(data))
     return record
-
-
-def _save_new_version(connection: Connection, record: RecordState) -> None:
-    connection.execute(
-        _UPDATE_ROW,
-        {
-            "record_id": record.id,
-            "data": record.data,
-            "project_code": record.project_code,
-            "version": record.version,
-            "deleted": record.deleted,
-            "published_by": record.published_by,
-            "updated_at": record.updated_at,
-        },
-    )
 
 
 def publish(
@@ -269,8 +221,6 @@ def publish(
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
     connection = session.connection()
-    if record_type.links_project:
-        _require_live_project(connection, data["project_code"])
     record = _locked(connection, record_type.name, key)
     if record is None:
         _check_preconditions(None, conditions)
@@ -291,8 +241,10 @@ def publish(
     record.deleted = False
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    _save_new_version(connection, record)
-    _write_version(connection, identity, record, operation, changed)
+    change = writes.Change(operation, changed, identity.key_id)
+    links = record_type.links_project
+    if writes.write(connection, "update", record, change, require_live_project=links) is None:
+        raise _no_such_project(record.project_code)
     return Outcome(record, operation)
 
 
@@ -357,8 +309,8 @@ def tombstone(
     record.deleted = True
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    _save_new_version(connection, record)
-    _write_version(connection, identity, record, "deleted", [])
+    change = writes.Change("deleted", [], identity.key_id)
+    writes.write(connection, "update", record, change, require_live_project=False)
     return Outcome(record, "updated")
 
 

@@ -134,12 +134,28 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_record_versions")),
         sa.UniqueConstraint("record_id", "version", name=op.f("uq_record_versions_record_id")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_record_versions_event_id")),
-        sa.UniqueConstraint("sequence", name=op.f("uq_record_versions_sequence")),
     )
+    numbered = sa.text("sequence IS NOT NULL")
     with op.batch_alter_table("record_versions", schema=None) as batch_op:
-        batch_op.create_index("ix_record_versions_project_sequence", ["project_code", "sequence"])
-        batch_op.create_index("ix_record_versions_type_sequence", ["record_type", "sequence"])
+        batch_op.create_index(
+            "ix_record_versions_sequence",
+            ["sequence"],
+            unique=True,
+            postgresql_where=numbered,
+            sqlite_where=numbered,
+        )
+        batch_op.create_index(
+            "ix_record_versions_project_sequence",
+            ["project_code", "sequence"],
+            postgresql_where=numbered,
+            sqlite_where=numbered,
+        )
+        batch_op.create_index(
+            "ix_record_versions_type_sequence",
+            ["record_type", "sequence"],
+            postgresql_where=numbered,
+            sqlite_where=numbered,
+        )
         batch_op.create_index(
             "ix_record_versions_unnumbered",
             ["id"],
@@ -160,6 +176,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_record_versions_unnumbered")
         batch_op.drop_index("ix_record_versions_type_sequence")
         batch_op.drop_index("ix_record_versions_project_sequence")
+        batch_op.drop_index("ix_record_versions_sequence")
 
     op.drop_table("record_versions")
     with op.batch_alter_table("records", schema=None) as batch_op:
