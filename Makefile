@@ -37,7 +37,7 @@ pytest: $(VENV)/.test-installed
 test: lint typecheck pytest
 
 bench: $(VENV)/.test-installed
-	$(BIN)/python bench/publish.py
+	$(BIN)/python -m bench.publish
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache

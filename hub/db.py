@@ -113,7 +113,17 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
     # No pre-ping: it would cost a round trip on every request. After a database restart the
     # first statement on each stale connection fails (503, Retry-After) and SQLAlchemy then
     # discards the whole pool, so clients see one retryable error, not a string of them.
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    # No server-side prepared statements: a prepared statement's generic plan is made once,
+    # and one made while a table was still small keeps scanning it whole as it grows (seen in
+    # bench/publish.py). Planning each statement afresh is cheap for the hub's point queries,
+    # and it is what a transaction-pooling PgBouncer in front of PostgreSQL requires anyway.
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 @dataclass

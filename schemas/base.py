@@ -240,9 +240,16 @@ class RecordType:
         """Sharing class of every field, ``open`` unless the schema says otherwise."""
         return {name: f.metadata.get("sharing", "open") for name, f in self._schema.fields.items()}
 
+    @cached_property
+    def _fields_by_class(self) -> dict[SharingClass, frozenset[str]]:
+        return {
+            level: frozenset(name for name, cls in self.sharing.items() if cls == level)
+            for level in SHARING_CLASSES
+        }
+
     def fields_of_class(self, level: SharingClass) -> frozenset[str]:
         """Names of the fields of one sharing class."""
-        return frozenset(name for name, cls in self.sharing.items() if cls == level)
+        return self._fields_by_class[level]
 
     def canonical(self, data: Any, key: str) -> dict[str, Any]:
         """Validate a record body for ``key`` and return its canonical stored form.

@@ -39,11 +39,6 @@ _RECORDS = writes.RECORDS
 _RECORD_BY_KEY = select(Record).where(
     Record.type == bindparam("type"), Record.key == bindparam("key")
 )
-_LOCK_ROW = (
-    select(_RECORDS)
-    .where(_RECORDS.c.type == bindparam("type"), _RECORDS.c.key == bindparam("key"))
-    .with_for_update()
-)
 # No lock is taken on the project: locking it (as a foreign key would) makes every concurrent
 # writer of one project contend on that row, and halves the publish rate. The price is that a
 # record published while its project is being tombstoned can end up linked to the tombstone,
@@ -108,11 +103,6 @@ def require_record(session: Session, record_type: RecordType, key: str) -> Recor
     return record
 
 
-def _locked(connection: Connection, record_type: str, key: str) -> RecordState | None:
-    row = connection.execute(_LOCK_ROW, {"type": record_type, "key": key}).one_or_none()
-    return RecordState(**row._mapping) if row is not None else None
-
-
 def _etag_values(header: str) -> list[str]:
     return [
         part.strip().removeprefix("W/").strip('"') for part in header.split(",") if part.strip()
@@ -173,16 +163,11 @@ def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
     )
 
 
-def _insert_new(
-    connection: Connection,
-    identity: Identity,
-    record_type: RecordType,
-    key: str,
-    data: dict[str, Any],
-) -> RecordState | None:
-    """Insert version 1; None if a concurrent writer created the record first."""
+def _first_version(
+    identity: Identity, record_type: RecordType, key: str, data: dict[str, Any]
+) -> RecordState:
     now = utcnow()
-    record = RecordState(
+    return RecordState(
         id=0,
         type=record_type.name,
         key=key,
@@ -194,15 +179,29 @@ def _insert_new(
         updated_at=now,
         deleted=False,
     )
+
+
+def _lock_or_create(
+    connection: Connection,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    data: dict[str, Any],
+    conditions: Preconditions,
+) -> tuple[RecordState | None, bool]:
+    """The locked current row, or a new record at version 1; whether it was created."""
+    if conditions.if_match is not None:  # a condition on an existing version: never create
+        return writes.lock(connection, record_type.name, key), False
+    first = _first_version(identity, record_type, key, data)
     change = writes.Change("created", sorted(data), identity.key_id)
     links = record_type.links_project
-    record_id = writes.write(connection, "insert", record, change, require_live_project=links)
-    if record_id is None:
-        if links and not _project_is_live(connection, record.project_code):
-            raise _no_such_project(record.project_code)
-        return None
-    record.id = record_id
-    return record
+    record, created = writes.lock_or_insert(connection, first, change, require_live_project=links)
+    if record is None:
+        if links and not _project_is_live(connection, first.project_code):
+            raise _no_such_project(first.project_code)
+        # A concurrent writer created the record between our look and our insert.
+        record = writes.lock(connection, record_type.name, key)
+    return record, created
 
 
 def publish(
@@ -221,15 +220,12 @@ def publish(
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
     connection = session.connection()
-    record = _locked(connection, record_type.name, key)
-    if record is None:
-        _check_preconditions(None, conditions)
-        created = _insert_new(connection, identity, record_type, key, data)
-        if created is not None:
-            return Outcome(created, "created")
-        record = _locked(connection, record_type.name, key)
-        assert record is not None, "a concurrent create committed the record"
+    record, created = _lock_or_create(connection, identity, record_type, key, data, conditions)
+    if created:
+        assert record is not None
+        return Outcome(record, "created")
     _check_preconditions(record, conditions)
+    assert record is not None, "preconditions refuse a missing record"
     if not record.deleted and record.data == data:
         return Outcome(record, "unchanged")
     revived = record.deleted
@@ -276,7 +272,7 @@ def patch(
             "A merge patch must be a JSON object.",
             errors={"_schema": ["The body must be a JSON object."]},
         )
-    record = _locked(session.connection(), record_type.name, key)
+    record = writes.lock(session.connection(), record_type.name, key)
     if record is None or record.deleted:
         raise NotFound(f"There is no {record_type.name} '{key}' to patch.")
     _check_preconditions(record, conditions)
@@ -293,7 +289,7 @@ def tombstone(
     """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
     _require_publisher(identity, record_type)
     connection = session.connection()
-    record = _locked(connection, record_type.name, key)
+    record = writes.lock(connection, record_type.name, key)
     if record is None:
         raise NotFound(f"There is no {record_type.name} '{key}'.")
     _check_preconditions(record, conditions)

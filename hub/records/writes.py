@@ -13,10 +13,10 @@ running it, and publishing is the hub's hot path.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -77,7 +77,11 @@ def _row_write(dialect_insert: Any, kind: Kind, require_live_project: bool) -> A
 
 def _row_and_version(row_write: Any) -> Any:
     """One statement: write the row and insert its version from what the write returned."""
-    written = row_write.returning(*RECORDS.c).cte("written")
+    return _version_from(row_write.returning(*RECORDS.c).cte("written"))
+
+
+def _version_from(written: Any) -> Any:
+    """INSERT of a version selected from a CTE of written record rows."""
     version = {
         "record_id": written.c.id,
         "record_type": written.c.type,
@@ -100,6 +104,39 @@ def _row_and_version(row_write: Any) -> Any:
     )
 
 
+_LOCK_ROW = (
+    select(RECORDS)
+    .where(RECORDS.c.type == bindparam("new_type"), RECORDS.c.key == bindparam("new_key"))
+    .with_for_update()
+)
+
+
+def _lock_or_insert_statement(require_live_project: bool) -> Any:
+    """PostgreSQL: lock the existing row, or if there is none insert the row and its version.
+
+    Returns the existing row (``created`` false) or the inserted one (``created`` true), or
+    nothing when there was no row and none was inserted.
+    """
+    existing = _LOCK_ROW.cte("existing")
+    guard = [_PROJECT_IS_LIVE] if require_live_project else []
+    columns = [name for name in _ROW if name != "id"]
+    values = select(*[_ROW[name] for name in columns]).where(
+        ~select(existing.c.id).exists(), *guard
+    )
+    row_insert = (
+        pg_insert(RECORDS)
+        .from_select(columns, values)
+        .on_conflict_do_nothing(index_elements=["type", "key"])
+    )
+    inserted = row_insert.returning(*RECORDS.c).cte("inserted")
+    version_insert = _version_from(inserted).cte("version")
+    return (
+        select(*existing.c, literal(False).label("created"))
+        .union_all(select(*inserted.c, literal(True).label("created")))
+        .add_cte(version_insert)
+    )
+
+
 _STATEMENTS: dict[tuple[str, Kind, bool], Any] = {}
 for _kind in ("insert", "update"):
     for _guarded in (False, True):
@@ -110,6 +147,55 @@ for _kind in ("insert", "update"):
             sqlite_insert, _kind, _guarded
         ).returning(RECORDS.c.id)
 _INSERT_VERSION = insert(VERSIONS)
+_LOCK_OR_INSERT = {guarded: _lock_or_insert_statement(guarded) for guarded in (False, True)}
+
+
+def lock(connection: Connection, record_type: str, key: str) -> RecordState | None:
+    """The current row of ``(record_type, key)``, locked until the transaction ends."""
+    row = connection.execute(_LOCK_ROW, {"new_type": record_type, "new_key": key}).one_or_none()
+    return RecordState(**row._mapping) if row is not None else None
+
+
+def lock_or_insert(
+    connection: Connection,
+    record: RecordState,
+    change: Change,
+    *,
+    require_live_project: bool,
+) -> tuple[RecordState | None, bool]:
+    """Lock the current row of ``record``'s key, or insert ``record`` (and its version).
+
+    Returns the row and whether it was inserted; ``(None, False)`` when there was no row and
+    none was inserted (the project is not live, or a concurrent writer created the record).
+    On PostgreSQL this is one statement, so creating a record costs one round trip.
+    """
+    if connection.dialect.name != "postgresql":
+        existing = lock(connection, record.type, record.key)
+        if existing is not None:
+            return existing, False
+        record_id = write(
+            connection, "insert", record, change, require_live_project=require_live_project
+        )
+        return (replace(record, id=record_id), True) if record_id is not None else (None, False)
+    params = _params(record, change)
+    row = connection.execute(_LOCK_OR_INSERT[require_live_project], params).one_or_none()
+    if row is None:
+        return None, False
+    values = dict(row._mapping)
+    created = values.pop("created")
+    return RecordState(**values), created
+
+
+def _params(record: RecordState, change: Change) -> dict[str, Any]:
+    params: dict[str, Any] = {f"new_{name}": value for name, value in vars(record).items()}
+    params["live_project"] = record.project_code
+    params.update(
+        operation=change.operation,
+        changed_fields=change.changed_fields,
+        key_id=change.key_id,
+        event_id=str(uuid.uuid4()),
+    )
+    return params
 
 
 def write(
@@ -125,21 +211,12 @@ def write(
     None means nothing was written: the insert met an existing key, or (with
     ``require_live_project``) the project is missing or tombstoned.
     """
-    params: dict[str, Any] = {f"new_{name}": value for name, value in vars(record).items()}
-    params["live_project"] = record.project_code
-    version = {
-        "operation": change.operation,
-        "changed_fields": change.changed_fields,
-        "key_id": change.key_id,
-        "event_id": str(uuid.uuid4()),
-    }
+    params = _params(record, change)
     dialect = connection.dialect.name
-    statement = _STATEMENTS[dialect, kind, require_live_project]
-    if dialect == "postgresql":
-        record_id: int | None = connection.execute(statement, {**params, **version}).scalar()
-        return record_id
-    record_id = connection.execute(statement, params).scalar()
-    if record_id is not None:
+    record_id: int | None = connection.execute(
+        _STATEMENTS[dialect, kind, require_live_project], params
+    ).scalar()
+    if dialect != "postgresql" and record_id is not None:
         connection.execute(
             _INSERT_VERSION,
             {
@@ -152,7 +229,10 @@ def write(
                 "deleted": record.deleted,
                 "published_by": record.published_by,
                 "created_at": record.updated_at,
-                **version,
+                "operation": change.operation,
+                "changed_fields": change.changed_fields,
+                "key_id": change.key_id,
+                "event_id": params["event_id"],
             },
         )
     return record_id

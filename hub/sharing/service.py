@@ -7,6 +7,7 @@ dossier, feed) goes through :meth:`ReaderView.visible`, so a leak cannot hide in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +27,7 @@ class ReaderView:
         """Fields of ``record_type`` this reader may not see, sorted."""
         if record_type.name in self.publishes:
             return []
-        hidden = record_type.fields_of_class("conditional") | record_type.fields_of_class(
-            "restricted"
-        )
-        return sorted(hidden)
+        return list(_protected_fields(record_type))
 
     def visible(
         self, record_type: RecordType, data: Mapping[str, Any]
@@ -40,6 +38,15 @@ class ReaderView:
             return dict(data), []
         hidden = set(withheld)
         return {name: value for name, value in data.items() if name not in hidden}, withheld
+
+
+@functools.cache
+def _protected_fields(record_type: RecordType) -> tuple[str, ...]:
+    """The fields of ``record_type`` that only its publishers see, sorted."""
+    protected = record_type.fields_of_class("conditional") | record_type.fields_of_class(
+        "restricted"
+    )
+    return tuple(sorted(protected))
 
 
 def reader_view(identity: Identity) -> ReaderView:
