@@ -66,11 +66,12 @@ def init_command(ctx: click.Context, demo: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="Processes.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per process.")
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--access-log/--no-access-log", default=True, help="Log each request to stdout.")
+def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the hub with gunicorn."""
     from hub.server import serve
 
-    serve(host, port, workers=workers, threads=threads)
+    serve(host, port, workers=workers, threads=threads, access_log=access_log)
 
 
 @cli.group("departments")

@@ -26,7 +26,7 @@ class HubServer(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def serve(host: str, port: int, *, workers: int, threads: int) -> None:
+def serve(host: str, port: int, *, workers: int, threads: int, access_log: bool = True) -> None:
     """Run the hub until interrupted."""
     HubServer(
         {
@@ -34,7 +34,7 @@ def serve(host: str, port: int, *, workers: int, threads: int) -> None:
             "workers": workers,
             "threads": threads,
             "worker_class": "gthread",
-            "accesslog": "-",
+            "accesslog": "-" if access_log else None,
             "graceful_timeout": 10,
             "timeout": 90,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -1078,3 +1079,35 @@ def test_an_unknown_type_is_404(client, headers, method, path):
     response = client.open(path, method=method, json=body, headers=headers("land"))
 
     assert_problem(response, 404)
+
+
+def test_concurrent_writers_of_one_new_key_make_one_creation_and_a_dense_history(
+    app, project, headers
+):
+    writers = 6
+    land = headers("land")
+    barrier = threading.Barrier(writers)
+    responses: list[Any] = [None] * writers
+
+    def write(n: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        responses[n] = client.put(
+            "/api/v1/records/land_parcel/RACE-1", json=parcel_data(area_mu=n + 1), headers=land
+        )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * (writers - 1) + [201]
+    assert sorted(response.json["version"] for response in responses) == list(range(1, writers + 1))
+    client = app.test_client()
+    history = client.get("/api/v1/records/land_parcel/RACE-1/history", headers=land).json
+    assert [item["version"] for item in history["items"]] == list(range(writers, 0, -1))
+    assert [item["operation"] for item in history["items"]][-1] == "created"
+    feed = client.get("/api/v1/events?types=land_parcel", headers=land).json["events"]
+    assert [event["data"]["version"] for event in feed] == list(range(1, writers + 1))
