@@ -93,7 +93,7 @@ def add_department_command(department_id: str, name: str, publishes: tuple[str, 
 @departments_group.command("list")
 def list_departments_command() -> None:
     """List departments."""
-    with db.unit_of_work() as session:
+    with db.unit_of_work(write=False) as session:
         for department in auth.list_departments(session):
             state = "disabled" if department.disabled_at else "active"
             publishes = ",".join(department.publishes) or "-"
@@ -126,7 +126,7 @@ def create_key_command(
 def list_keys_command(department_id: str | None) -> None:
     """List access keys (never their secrets)."""
     now = utcnow()
-    with db.unit_of_work() as session:
+    with db.unit_of_work(write=False) as session:
         for key in auth.list_keys(session, department_id):
             state = auth.key_refusal(key, now) or "active"
             expires = key.expires_at.isoformat() if key.expires_at else "never"

@@ -188,7 +188,8 @@ class Database:
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
-        """Run a block as one unit of work: commit once at the end, roll back on error."""
+        """Run a block as one unit of work (a writer unless ``write=False``): commit once at
+        the end, roll back on error."""
         try:
             session = self.session
             if write and not session.in_transaction():

@@ -31,8 +31,10 @@ def feed(after: int, limit: int, wait: float, **filters: Any) -> dict[str, Any]:
         record_type_named(name)
     deadline = time.monotonic() + wait
     while True:
-        with db.separate_unit_of_work() as session:
-            service.number_events(session)
+        if service.has_unnumbered(db.session):
+            # Numbering writes, so it runs in a unit of work of its own: this request reads.
+            with db.separate_unit_of_work() as session:
+                service.number_events(session)
         # A fresh read transaction sees the round's numbers; between polls it also frees the
         # connection for other requests.
         db.end_read()

@@ -43,6 +43,12 @@ COUNTER_ID = 1
 ROUND_SIZE = 5000
 
 
+def has_unnumbered(session: Session) -> bool:
+    """Whether committed changes are waiting for their numbers (a cheap read of an index)."""
+    waiting = select(RecordVersion.id).where(RecordVersion.sequence.is_(None)).limit(1)
+    return session.scalar(waiting) is not None
+
+
 def number_events(session: Session) -> int:
     """One numbering round in ``session``'s own transaction; return how many were numbered.
 

@@ -39,13 +39,6 @@ _RECORDS = writes.RECORDS
 _RECORD_BY_KEY = select(Record).where(
     Record.type == bindparam("type"), Record.key == bindparam("key")
 )
-# No lock is taken on the project: locking it (as a foreign key would) makes every concurrent
-# writer of one project contend on that row, and halves the publish rate. The price is that a
-# record published while its project is being tombstoned can end up linked to the tombstone,
-# a state the hub handles anyway (the dossier shows it; the record can be deleted or moved).
-_LIVE_PROJECT = select(_RECORDS.c.id).where(
-    _RECORDS.c.type == "project", _RECORDS.c.deleted.is_(False)
-)
 _LIVE_LINKED_COUNT = (
     select(func.count())
     .select_from(_RECORDS)
@@ -110,17 +103,17 @@ def _etag_values(header: str) -> list[str]:
 
 
 def _check_preconditions(record: RecordState | None, conditions: Preconditions) -> None:
-    live = record is not None and not record.deleted
+    current = str(record.version) if record is not None and not record.deleted else None
     if conditions.if_match is not None:
         wanted = _etag_values(conditions.if_match)
-        if not live or ("*" not in wanted and str(record.version) not in wanted):  # type: ignore[union-attr]
-            current = f'"{record.version}"' if live else "none"  # type: ignore[union-attr]
+        if current is None or ("*" not in wanted and current not in wanted):
+            shown = f'"{current}"' if current else "none"
             raise PreconditionFailed(
-                f"If-Match {conditions.if_match} does not match the current version ({current})."
+                f"If-Match {conditions.if_match} does not match the current version ({shown})."
             )
-    if conditions.if_none_match is not None and live:
+    if conditions.if_none_match is not None and current is not None:
         wanted = _etag_values(conditions.if_none_match)
-        if "*" in wanted or str(record.version) in wanted:  # type: ignore[union-attr]
+        if "*" in wanted or current in wanted:
             raise PreconditionFailed("If-None-Match: the record exists at a matching version.")
 
 
@@ -143,18 +136,11 @@ def _project_code_of(record_type: RecordType, key: str, data: Mapping[str, Any])
     return key if not record_type.links_project else str(data["project_code"])
 
 
-_LIVE_PROJECT_BY_CODE = _LIVE_PROJECT.where(_RECORDS.c.key == bindparam("code"))
-
-
 def _no_such_project(code: str) -> Unprocessable:
     return Unprocessable(
         f"Project {code} does not exist.",
         errors={"project_code": [f"No project {code} has been published."]},
     )
-
-
-def _project_is_live(connection: Connection, code: str) -> bool:
-    return connection.execute(_LIVE_PROJECT_BY_CODE, {"code": code}).first() is not None
 
 
 def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -197,7 +183,7 @@ def _lock_or_create(
     links = record_type.links_project
     record, created = writes.lock_or_insert(connection, first, change, require_live_project=links)
     if record is None:
-        if links and not _project_is_live(connection, first.project_code):
+        if links and not writes.project_is_live(connection, first.project_code):
             raise _no_such_project(first.project_code)
         # A concurrent writer created the record between our look and our insert.
         record = writes.lock(connection, record_type.name, key)
