@@ -13,7 +13,6 @@ from hub.auth.identity import current_identity
 from hub.errors import BadRequest, UnsupportedMediaType
 from hub.sharing.service import ReaderView, reader_view
 
-JSON_TYPES = ("application/json", "application/merge-patch+json")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The token exchange takes its credential from a header; clients may send an empty form.
 BODY_FREE_ENDPOINTS = frozenset({"auth.token"})
@@ -26,7 +25,8 @@ def _has_body() -> bool:
 
 
 def _is_json(mimetype: str) -> bool:
-    return mimetype in JSON_TYPES or (
+    # application/json, and its suffixed kinds such as application/merge-patch+json
+    return mimetype == "application/json" or (
         mimetype.startswith("application/") and mimetype.endswith("+json")
     )
 

@@ -1,0 +1,87 @@
+"""The major-project data exchange hub: a Flask application."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import errors
+from hub import http as hub_http
+from hub.config import load_settings
+from hub.extensions import api, db
+
+API_SETTINGS = {
+    "API_TITLE": "Major-project data exchange hub",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "accessKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An access key (hubk_...), only for POST /auth/token.",
+    },
+}
+
+
+class HubFlask(Flask):
+    """Flask with strict JSON parsing and clear messages when it fails."""
+
+    json_provider_class = hub_http.HubJSONProvider
+    request_class = hub_http.HubRequest
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the hub: settings, extensions, blueprints, error handlers."""
+    instance_path = os.environ.get("HUB_INSTANCE_PATH")
+    app = HubFlask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        static_folder=None,
+    )
+    app.config.from_mapping(load_settings(Path(app.instance_path), config))
+    app.config.from_mapping(API_SETTINGS)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db.init_app(app)
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": SECURITY_SCHEMES},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    errors.init_app(app)
+    hub_http.init_app(app)
+    _register_blueprints(app)
+    app.after_request(_finish_unit_of_work)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hub.auth.routes import blp as auth_blp
+    from hub.events.routes import blp as events_blp
+    from hub.ops import bp as ops_bp
+    from hub.records.routes import blp as records_blp
+
+    for blueprint in (auth_blp, records_blp, events_blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(ops_bp)
+
+
+def _finish_unit_of_work(response: Response) -> Response:
+    """Commit the request's unit of work once, after a successful response."""
+    try:
+        return db.finish_request(response)
+    except SQLAlchemyError as exc:
+        db.rollback()
+        return errors.problem_for_database_error(exc)

@@ -1,0 +1,1 @@
+"""Departments, access keys, tokens and the identity of each request."""

@@ -1,0 +1,26 @@
+"""The token exchange: an access key in, a short-lived bearer token out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from hub.auth import service
+from hub.auth.identity import bearer_credential
+from hub.auth.schemas import TokenOutSchema
+from hub.extensions import db
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Access tokens.")
+
+
+@blp.route("/token", methods=["POST"])
+@blp.doc(security=[{"accessKey": []}])
+@blp.response(200, TokenOutSchema)
+def token() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Exchange ``Authorization: Bearer <access key>`` for a JWT."""
+    key = service.authenticate_key(db.session, bearer_credential())
+    access_token, expires_in = service.issue_token(key, current_app.config)
+    body = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}
+    return body, 200, {"Cache-Control": "no-store"}

@@ -1,0 +1,212 @@
+"""Settings in layers: defaults, a TOML config file, ``HUB_`` environment variables, overrides.
+
+Every setting has a default here, except the secret, which never does. Unknown keys in any layer
+and settings that contradict each other stop the app at start with a message naming them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "HUB_"
+# HUB_ variables that are not settings: where the config file and instance folder are,
+# the test suite's database, and the connectors' own settings.
+ENV_RESERVED = frozenset({"HUB_CONFIG", "HUB_INSTANCE_PATH", "HUB_TEST_DATABASE_URL"})
+ENV_RESERVED_PREFIXES = ("HUB_CONNECTOR_",)
+SECRET_FILE = "secret_key"
+
+DEFAULTS: dict[str, Any] = {
+    # sqlite:///<instance>/hub.sqlite3 when empty
+    "DATABASE_URL": "",
+    "DATABASE_POOL_SIZE": 10,
+    "DATABASE_ECHO": False,
+    # seconds an SQLite writer waits for the write lock before giving up with 503
+    "SQLITE_BUSY_TIMEOUT": 15.0,
+    "SECRET_KEY": None,
+    "TOKEN_TTL": 900,
+    "TOKEN_ISSUER": "project-hub",
+    "TOKEN_AUDIENCE": "project-hub-api",
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "BATCH_MAX_RECORDS": 500,
+    "PAGE_SIZE_DEFAULT": 100,
+    "PAGE_SIZE_MAX": 1000,
+    "EVENTS_PAGE_SIZE_MAX": 1000,
+    "IDEMPOTENCY_TTL": 24 * 3600,
+    "EVENT_SOURCE": "urn:project-hub",
+    "EVENT_TYPE_PREFIX": "cn.gov.projecthub",
+    # the city's zone: computed fields such as a permit's ``overdue`` are judged by its date
+    "TIMEZONE": "Asia/Shanghai",
+    "TESTING": False,
+}
+
+
+class ConfigError(RuntimeError):
+    """The settings are unusable; the message says which and why."""
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Turn an environment string into the type of the setting's default."""
+    try:
+        if isinstance(default, bool):
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name}={raw!r} is not a valid {type(default).__name__}"
+        ) from exc
+    return raw
+
+
+def _check_keys(layer: str, keys: Mapping[str, Any]) -> None:
+    unknown = sorted(set(keys) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {layer}: {', '.join(unknown)}")
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    values = {name.upper(): value for name, value in raw.items()}
+    _check_keys(f"config file {path}", values)
+    return values
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for variable, raw in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable in ENV_RESERVED:
+            continue
+        if variable.startswith(ENV_RESERVED_PREFIXES):
+            continue
+        name = variable.removeprefix(ENV_PREFIX)
+        if name not in DEFAULTS:
+            raise ConfigError(f"unknown setting in the environment: {variable}")
+        values[name] = _coerce(name, raw, DEFAULTS[name])
+    return values
+
+
+def _has_type_of(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and math.isfinite(value)
+    return isinstance(value, type(default))
+
+
+def _validate(settings: dict[str, Any]) -> None:
+    for name, default in DEFAULTS.items():
+        value = settings[name]
+        if default is not None and not _has_type_of(value, default):
+            raise ConfigError(f"{name} must be a {type(default).__name__}, not {value!r}")
+    for name in (
+        "TOKEN_TTL",
+        "MAX_CONTENT_LENGTH",
+        "BATCH_MAX_RECORDS",
+        "PAGE_SIZE_DEFAULT",
+        "PAGE_SIZE_MAX",
+        "EVENTS_PAGE_SIZE_MAX",
+        "DATABASE_POOL_SIZE",
+        "IDEMPOTENCY_TTL",
+    ):
+        if settings[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if settings["SQLITE_BUSY_TIMEOUT"] < 0:
+        raise ConfigError("SQLITE_BUSY_TIMEOUT must not be negative")
+    try:
+        make_url(settings["DATABASE_URL"])
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    if settings["PAGE_SIZE_DEFAULT"] > settings["PAGE_SIZE_MAX"]:
+        raise ConfigError("PAGE_SIZE_DEFAULT must not exceed PAGE_SIZE_MAX")
+    try:
+        ZoneInfo(settings["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIMEZONE {settings['TIMEZONE']!r} is not a known time zone") from exc
+    secret = settings["SECRET_KEY"]
+    if not secret:
+        raise ConfigError(
+            "no secret key: set HUB_SECRET_KEY (or SECRET_KEY in the config file); "
+            "for the embedded SQLite database, `hub init` generates one"
+        )
+    if len(secret) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters")
+
+
+def merge_layers(
+    instance_path: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Merge defaults, config file, environment and overrides, without validating."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    config_file = environ.get("HUB_CONFIG")
+    if config_file:
+        settings.update(_from_file(Path(config_file)))
+    settings.update(_from_environ(environ))
+    if overrides:
+        _check_keys("the app's overrides", overrides)
+        settings.update(overrides)
+    if not settings["DATABASE_URL"]:
+        settings["DATABASE_URL"] = f"sqlite:///{instance_path / 'hub.sqlite3'}"
+    if not settings["SECRET_KEY"] and uses_embedded_database(settings["DATABASE_URL"]):
+        secret_file = instance_path / SECRET_FILE
+        if secret_file.exists():
+            settings["SECRET_KEY"] = secret_file.read_text().strip()
+    return settings
+
+
+def load_settings(
+    instance_path: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Merge the layers into one validated dict of settings."""
+    settings = merge_layers(instance_path, overrides, environ)
+    _validate(settings)
+    return settings
+
+
+def uses_embedded_database(database_url: str) -> bool:
+    """Whether the database is the embedded SQLite one."""
+    return database_url.startswith("sqlite")
+
+
+def ensure_instance_secret(instance_path: Path) -> bool:
+    """Generate a secret into the instance folder when the embedded database needs one.
+
+    Only for the embedded SQLite default with no secret configured; returns whether one was
+    made. A server database must be given its secret explicitly.
+    """
+    settings = merge_layers(instance_path)
+    if settings["SECRET_KEY"] or not uses_embedded_database(settings["DATABASE_URL"]):
+        return False
+    instance_path.mkdir(parents=True, exist_ok=True)
+    secret_file = instance_path / SECRET_FILE
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    return True

@@ -1,0 +1,1 @@
+"""The ordered change log and the feed that reads it."""

@@ -1,0 +1,39 @@
+"""How the change feed looks on the wire."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from marshmallow import fields, validate
+from webargs.fields import DelimitedList
+
+
+def _within_feed_page(value: int) -> None:
+    maximum = current_app.config["EVENTS_PAGE_SIZE_MAX"]
+    if value > maximum:
+        raise ma.ValidationError(f"At most {maximum}.")
+
+
+class FeedQuerySchema(ma.Schema):
+    """Where to read the feed from, what to read, and how long to wait for it."""
+
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Return events with a larger sequence (next_after)."},
+    )
+    limit = fields.Integer(load_default=100, validate=[validate.Range(min=1), _within_feed_page])
+    types = DelimitedList(fields.String(), metadata={"description": "Comma-separated types."})
+    project_code = fields.String(validate=validate.Length(max=24))
+    wait = fields.Float(
+        load_default=0,
+        validate=validate.Range(min=0, max=60),
+        metadata={"description": "Seconds to wait for an event when there is none (long-poll)."},
+    )
+
+
+class FeedPageSchema(ma.Schema):
+    """CloudEvents after the cursor, and the cursor to resume from."""
+
+    events = fields.List(fields.Dict())
+    next_after = fields.Integer()

@@ -1,0 +1,112 @@
+"""Request helpers shared by the API's views: bodies, the caller's view, the city's date."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Request, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
+
+from hub.auth.identity import current_identity
+from hub.errors import BadRequest, UnsupportedMediaType
+from hub.sharing.service import ReaderView, reader_view
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The token exchange takes its credential from a header; clients may send an empty form.
+BODY_FREE_ENDPOINTS = frozenset({"auth.token"})
+# Record bodies are a few levels deep; anything deeper is an attack on the parser's stack.
+MAX_JSON_DEPTH = 32
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+
+
+def _is_json(mimetype: str) -> bool:
+    # application/json, and its suffixed kinds such as application/merge-patch+json
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_request() -> None:
+    """Refuse what no view should see: NUL in the URL, a body that is not (sane) JSON.
+
+    The body is parsed here, once, and cached for the view and for webargs.
+    """
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+        raise BadRequest("The URL contains a NUL character.")
+    if request.method not in BODY_METHODS or request.endpoint in BODY_FREE_ENDPOINTS:
+        return
+    if not _has_body():
+        return
+    if not _is_json(request.mimetype):
+        raise UnsupportedMediaType(
+            f"Send the body as application/json, not {request.mimetype or 'without a type'}."
+        )
+    try:
+        document = request.get_json(force=True, cache=True)
+    except RecursionError as exc:
+        raise BadRequest("The JSON body is nested too deeply.") from exc
+    if _depth_exceeds(document, MAX_JSON_DEPTH):
+        raise BadRequest(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def json_body() -> Any:
+    """The request's JSON body (already parsed by :func:`check_request`); 400 when missing."""
+    if not _has_body():
+        raise BadRequest("The request needs a JSON body.")
+    return request.get_json(force=True, cache=True)
+
+
+class HubRequest(Request):
+    """A request whose JSON parse failures say what was wrong."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        """Turn a parse failure into a 400 problem naming the error."""
+        raise BadRequest(f"The body is not valid JSON: {e}.")
+
+
+class HubJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing the non-standard ``NaN`` and ``Infinity`` that Python accepts."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants."""
+        kwargs.setdefault("parse_constant", _refuse_constant)
+        return super().loads(s, **kwargs)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def reader() -> ReaderView:
+    """What the current caller may see, computed once per request."""
+    view: ReaderView | None = g.get("reader")
+    if view is None:
+        view = g.reader = reader_view(current_identity())
+    return view
+
+
+def city_today() -> date:
+    """Today's date in the city's time zone."""
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def init_app(app: Flask) -> None:
+    """Install the request-level checks."""
+    app.before_request(check_request)

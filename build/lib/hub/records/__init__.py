@@ -1,0 +1,1 @@
+"""Publishing, reading, history, batches and dossiers of records."""

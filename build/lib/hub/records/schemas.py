@@ -1,0 +1,215 @@
+"""How records look on the wire: query, body and response schemas, and the envelope."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from marshmallow import fields, validate
+
+from hub.records.models import Record, RecordState, RecordVersion
+from hub.sharing.service import ReaderView
+from schemas import registry
+
+
+def _within_page_size(value: int) -> None:
+    maximum = current_app.config["PAGE_SIZE_MAX"]
+    if value > maximum:
+        raise ma.ValidationError(f"At most {maximum}.")
+
+
+MAX_ID = 2**63 - 1
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 date-time with an offset, converted to UTC (422 if it cannot be)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from exc
+
+
+class ListCursorSchema(ma.Schema):
+    """The position inside a record listing: the last record's ``updated_at`` and id."""
+
+    u = UtcDateTime(required=True)
+    i = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
+
+
+class HistoryCursorSchema(ma.Schema):
+    """The position inside a history: the last version listed."""
+
+    v = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
+
+
+class PageQuerySchema(ma.Schema):
+    """Keyset pagination: an opaque cursor and a page size."""
+
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
+    limit = fields.Integer(
+        validate=[validate.Range(min=1), _within_page_size],
+        metadata={"description": "Page size (default PAGE_SIZE_DEFAULT)."},
+    )
+
+
+class ListQuerySchema(PageQuerySchema):
+    """Filters of a record listing."""
+
+    project_code = fields.String(validate=validate.Length(max=24))
+    updated_since = UtcDateTime(metadata={"description": "ISO 8601 with offset."})
+    include_deleted = fields.Boolean(load_default=False)
+
+
+class RecordOutSchema(ma.Schema):
+    """A record: its envelope, the data this reader may see, and what was withheld."""
+
+    type = fields.String()
+    key = fields.String()
+    version = fields.Integer()
+    project_code = fields.String()
+    data = fields.Dict()
+    published_by = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    deleted = fields.Boolean()
+    withheld = fields.List(fields.String(), metadata={"description": "Fields not shown to you."})
+
+
+class RecordPageSchema(ma.Schema):
+    """A page of records."""
+
+    items = fields.List(fields.Nested(RecordOutSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class VersionOutSchema(ma.Schema):
+    """One version of a record in its history."""
+
+    type = fields.String()
+    key = fields.String()
+    version = fields.Integer()
+    project_code = fields.String()
+    operation = fields.String()
+    changed_fields = fields.List(fields.String())
+    data = fields.Dict()
+    published_by = fields.String()
+    created_at = fields.AwareDateTime()
+    deleted = fields.Boolean()
+    withheld = fields.List(fields.String())
+
+
+class HistoryPageSchema(ma.Schema):
+    """A page of versions, newest first."""
+
+    items = fields.List(fields.Nested(VersionOutSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class BatchItemSchema(ma.Schema):
+    """One record of a batch publish."""
+
+    key = fields.String(required=True)
+    data = fields.Dict(required=True)
+    if_match = fields.String(metadata={"description": "Expected current version, as If-Match."})
+
+
+class BatchInSchema(ma.Schema):
+    """A batch publish request."""
+
+    records = fields.List(fields.Nested(BatchItemSchema), required=True)
+
+    @ma.validates("records")
+    def _within_batch_size(self, value: list[Any], **kwargs: Any) -> None:
+        maximum = current_app.config["BATCH_MAX_RECORDS"]
+        if not value:
+            raise ma.ValidationError("Send at least one record.")
+        if len(value) > maximum:
+            raise ma.ValidationError(f"At most {maximum} records per batch; split it.")
+
+
+class BatchResultSchema(ma.Schema):
+    """The outcome of one batch item."""
+
+    key = fields.String()
+    status = fields.Integer()
+    version = fields.Integer()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    detail = fields.String()
+
+
+class BatchOutSchema(ma.Schema):
+    """Batch outcomes, in request order."""
+
+    results = fields.List(fields.Nested(BatchResultSchema))
+
+
+class DossierSchema(ma.Schema):
+    """Everything the caller may see about one project."""
+
+    project = fields.Nested(RecordOutSchema)
+    records = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Nested(RecordOutSchema)),
+        metadata={"description": "Linked live records by type."},
+    )
+
+
+class TypeOutSchema(ma.Schema):
+    """A record type in the registry."""
+
+    name = fields.String()
+    description = fields.String()
+    key_field = fields.String()
+    version = fields.Integer()
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "Field -> sharing class."})
+    json_schema = fields.Dict()
+
+
+class TypeListSchema(ma.Schema):
+    """The record-type registry."""
+
+    items = fields.List(fields.Nested(TypeOutSchema))
+
+
+def envelope(record: Record | RecordState, reader: ReaderView, today: date) -> dict[str, Any]:
+    """A record's envelope with its data filtered for ``reader``."""
+    record_type = registry()[record.type]
+    data, withheld = reader.visible(record_type, record_type.present(record.data, today))
+    return {
+        "type": record.type,
+        "key": record.key,
+        "version": record.version,
+        "project_code": record.project_code,
+        "data": data,
+        "published_by": record.published_by,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "deleted": record.deleted,
+        "withheld": withheld,
+    }
+
+
+def version_envelope(
+    record: Record, version: RecordVersion, reader: ReaderView, today: date
+) -> dict[str, Any]:
+    """One historical version, its data filtered for ``reader``."""
+    record_type = registry()[record.type]
+    data, withheld = reader.visible(record_type, record_type.present(version.data, today))
+    return {
+        "type": record.type,
+        "key": record.key,
+        "version": version.version,
+        "project_code": version.project_code,
+        "operation": version.operation,
+        "changed_fields": version.changed_fields,
+        "data": data,
+        "published_by": version.published_by,
+        "created_at": version.created_at,
+        "deleted": version.deleted,
+        "withheld": withheld,
+    }

@@ -1,0 +1,373 @@
+"""Records: publish, patch, tombstone, read, list, history, dossier.
+
+Every change validates through the record type's schema, locks the record's row and writes a
+new immutable version, which is also its change-log entry (the SQL is in ``writes``); the
+caller's unit of work commits.
+Content equal to the current version is a no-op: no version, no event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import marshmallow as ma
+from sqlalchemy import Connection, bindparam, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from hub.auth.identity import Identity
+from hub.db import utcnow
+from hub.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+    validation_error,
+)
+from hub.records import writes
+from hub.records.models import Record, RecordState, RecordVersion
+from schemas import KEY_PATTERN, RecordType, registry
+
+Status = Literal["created", "updated", "unchanged"]
+
+_RECORDS = writes.RECORDS
+
+# Statements built once (see hub.records.writes for why).
+_RECORD_BY_KEY = select(Record).where(
+    Record.type == bindparam("type"), Record.key == bindparam("key")
+)
+_LIVE_LINKED_COUNT = (
+    select(func.count())
+    .select_from(_RECORDS)
+    .where(
+        _RECORDS.c.project_code == bindparam("code"),
+        _RECORDS.c.type != "project",
+        _RECORDS.c.deleted.is_(False),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a write did to a record."""
+
+    record: RecordState
+    status: Status
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """The client's conditions on the current version (``If-Match`` / ``If-None-Match``)."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+def record_type_named(name: str) -> RecordType:
+    """The registered record type ``name``, or 404."""
+    record_type = registry().get(name)
+    if record_type is None:
+        raise NotFound(f"There is no record type '{name}'; GET /api/v1/types lists them.")
+    return record_type
+
+
+def check_key(key: str) -> None:
+    """Refuse a record key that does not match ``[A-Za-z0-9._:-]{1,128}``."""
+    if not KEY_PATTERN.match(key):
+        raise Unprocessable(
+            "Invalid record key.",
+            errors={"key": ["Must be 1-128 characters of letters, digits, '.', '_', ':' or '-'."]},
+        )
+
+
+def get_record(session: Session, record_type: RecordType, key: str) -> Record | None:
+    """The record ``(type, key)``, tombstoned or not, or None."""
+    return session.scalar(_RECORD_BY_KEY, {"type": record_type.name, "key": key})
+
+
+def require_record(session: Session, record_type: RecordType, key: str) -> Record:
+    """The record ``(type, key)``, or 404."""
+    record = get_record(session, record_type, key)
+    if record is None:
+        raise NotFound(f"There is no {record_type.name} '{key}'.")
+    return record
+
+
+def _etag_values(header: str) -> list[str]:
+    return [
+        part.strip().removeprefix("W/").strip('"') for part in header.split(",") if part.strip()
+    ]
+
+
+def _check_preconditions(record: RecordState | None, conditions: Preconditions) -> None:
+    current = str(record.version) if record is not None and not record.deleted else None
+    if conditions.if_match is not None:
+        wanted = _etag_values(conditions.if_match)
+        if current is None or ("*" not in wanted and current not in wanted):
+            shown = f'"{current}"' if current else "none"
+            raise PreconditionFailed(
+                f"If-Match {conditions.if_match} does not match the current version ({shown})."
+            )
+    if conditions.if_none_match is not None and current is not None:
+        wanted = _etag_values(conditions.if_none_match)
+        if "*" in wanted or current in wanted:
+            raise PreconditionFailed("If-None-Match: the record exists at a matching version.")
+
+
+def _require_publisher(identity: Identity, record_type: RecordType) -> None:
+    if not identity.may_publish(record_type.name):
+        raise Forbidden(
+            f"Department '{identity.department_id}' may not publish {record_type.name} records."
+        )
+
+
+def _canonical(record_type: RecordType, key: str, body: Any) -> dict[str, Any]:
+    check_key(key)
+    try:
+        return record_type.canonical(body, key)
+    except ma.ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def _project_code_of(record_type: RecordType, key: str, data: Mapping[str, Any]) -> str:
+    return key if not record_type.links_project else str(data["project_code"])
+
+
+def _no_such_project(code: str) -> Unprocessable:
+    return Unprocessable(
+        f"Project {code} does not exist.",
+        errors={"project_code": [f"No project {code} has been published."]},
+    )
+
+
+def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+
+
+def _first_version(
+    identity: Identity, record_type: RecordType, key: str, data: dict[str, Any]
+) -> RecordState:
+    now = utcnow()
+    return RecordState(
+        id=0,
+        type=record_type.name,
+        key=key,
+        project_code=_project_code_of(record_type, key, data),
+        version=1,
+        data=data,
+        published_by=identity.department_id,
+        created_at=now,
+        updated_at=now,
+        deleted=False,
+    )
+
+
+def _lock_or_create(
+    connection: Connection,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    data: dict[str, Any],
+    conditions: Preconditions,
+) -> tuple[RecordState | None, bool]:
+    """The locked current row, or a new record at version 1; whether it was created."""
+    if conditions.if_match is not None:  # a condition on an existing version: never create
+        return writes.lock(connection, record_type.name, key), False
+    first = _first_version(identity, record_type, key, data)
+    change = writes.Change("created", sorted(data), identity.key_id)
+    links = record_type.links_project
+    record, created = writes.lock_or_insert(connection, first, change, require_live_project=links)
+    if record is None:
+        if links and not writes.project_is_live(connection, first.project_code):
+            raise _no_such_project(first.project_code)
+        # A concurrent writer created the record between our look and our insert.
+        record = writes.lock(connection, record_type.name, key)
+    return record, created
+
+
+def publish(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    body: Any,
+    conditions: Preconditions = Preconditions(),
+) -> Outcome:
+    """Create or replace ``(type, key)`` with ``body``.
+
+    Every refusal is raised before the first write, so a batch can go on to its next item
+    after a refused one without a savepoint.
+    """
+    _require_publisher(identity, record_type)
+    data = _canonical(record_type, key, body)
+    connection = session.connection()
+    record, created = _lock_or_create(connection, identity, record_type, key, data, conditions)
+    if created:
+        assert record is not None
+        return Outcome(record, "created")
+    _check_preconditions(record, conditions)
+    assert record is not None, "preconditions refuse a missing record"
+    if not record.deleted and record.data == data:
+        return Outcome(record, "unchanged")
+    revived = record.deleted
+    operation: Status = "created" if revived else "updated"
+    changed = _changed_fields({} if revived else record.data, data)
+    record.data = data
+    record.project_code = _project_code_of(record_type, key, data)
+    record.version += 1
+    record.deleted = False
+    record.published_by = identity.department_id
+    record.updated_at = utcnow()
+    change = writes.Change(operation, changed, identity.key_id)
+    links = record_type.links_project
+    if writes.write(connection, "update", record, change, require_live_project=links) is None:
+        raise _no_such_project(record.project_code)
+    return Outcome(record, operation)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Apply an RFC 7396 JSON merge patch."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for name, value in patch.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = merge_patch(result.get(name), value)
+    return result
+
+
+def patch(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    patch_document: Any,
+    conditions: Preconditions = Preconditions(),
+) -> Outcome:
+    """Apply a JSON merge patch to the current version of ``(type, key)``."""
+    _require_publisher(identity, record_type)
+    if not isinstance(patch_document, Mapping):
+        raise Unprocessable(
+            "A merge patch must be a JSON object.",
+            errors={"_schema": ["The body must be a JSON object."]},
+        )
+    record = writes.lock(session.connection(), record_type.name, key)
+    if record is None or record.deleted:
+        raise NotFound(f"There is no {record_type.name} '{key}' to patch.")
+    _check_preconditions(record, conditions)
+    return publish(session, identity, record_type, key, merge_patch(record.data, patch_document))
+
+
+def tombstone(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    conditions: Preconditions = Preconditions(),
+) -> Outcome:
+    """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
+    _require_publisher(identity, record_type)
+    connection = session.connection()
+    record = writes.lock(connection, record_type.name, key)
+    if record is None:
+        raise NotFound(f"There is no {record_type.name} '{key}'.")
+    _check_preconditions(record, conditions)
+    if record.deleted:
+        return Outcome(record, "unchanged")
+    if record_type.name == "project":
+        linked = connection.execute(_LIVE_LINKED_COUNT, {"code": key}).scalar_one()
+        if linked:
+            raise Conflict(
+                f"Project {key} still has {linked} live linked record(s); delete those first."
+            )
+    record.version += 1
+    record.deleted = True
+    record.published_by = identity.department_id
+    record.updated_at = utcnow()
+    change = writes.Change("deleted", [], identity.key_id)
+    writes.write(connection, "update", record, change, require_live_project=False)
+    return Outcome(record, "updated")
+
+
+@dataclass(frozen=True)
+class ListPosition:
+    """Where a listing page ended: the last record's ``(updated_at, id)``."""
+
+    updated_at: datetime
+    id: int
+
+
+def list_records(
+    session: Session,
+    record_type: RecordType,
+    *,
+    limit: int,
+    after: ListPosition | None = None,
+    project_code: str | None = None,
+    updated_since: datetime | None = None,
+    include_deleted: bool = False,
+) -> tuple[list[Record], ListPosition | None]:
+    """A page of records in change order, and the position to continue from (or None)."""
+    query = (
+        select(Record)
+        .where(Record.type == record_type.name)
+        .order_by(Record.updated_at, Record.id)
+        .limit(limit + 1)
+    )
+    if project_code is not None:
+        query = query.where(Record.project_code == project_code)
+    if updated_since is not None:
+        query = query.where(Record.updated_at >= updated_since)
+    if not include_deleted:
+        query = query.where(Record.deleted.is_(False))
+    if after is not None:
+        query = query.where(tuple_(Record.updated_at, Record.id) > (after.updated_at, after.id))
+    records = list(session.scalars(query))
+    if len(records) <= limit:
+        return records, None
+    last = records[limit - 1]
+    return records[:limit], ListPosition(last.updated_at, last.id)
+
+
+def history(
+    session: Session, record: Record, *, limit: int, before_version: int | None = None
+) -> tuple[list[RecordVersion], int | None]:
+    """Versions of ``record``, newest first, and the version to continue before (or None)."""
+    query = (
+        select(RecordVersion)
+        .where(RecordVersion.record_id == record.id)
+        .order_by(RecordVersion.version.desc())
+        .limit(limit + 1)
+    )
+    if before_version is not None:
+        query = query.where(RecordVersion.version < before_version)
+    versions = list(session.scalars(query))
+    if len(versions) <= limit:
+        return versions, None
+    return versions[:limit], versions[limit - 1].version
+
+
+def dossier(session: Session, project_code: str) -> tuple[Record, Sequence[Record]]:
+    """A project and every live record linked to it, by type and key."""
+    project = session.scalar(
+        select(Record).where(Record.type == "project", Record.key == project_code)
+    )
+    if project is None:
+        raise NotFound(f"There is no project {project_code}.")
+    linked = session.scalars(
+        select(Record)
+        .where(
+            Record.project_code == project_code,
+            Record.type != "project",
+            Record.deleted.is_(False),
+        )
+        .order_by(Record.type, Record.key)
+    )
+    return project, list(linked)

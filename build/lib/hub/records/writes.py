@@ -1,0 +1,245 @@
+"""The write path's SQL: a record's row and its new version, in as few round trips as possible.
+
+A change writes two rows: the record's current state (``records``) and the immutable version
+(``record_versions``) that is also its change-log entry. On PostgreSQL both go in one statement,
+the version selected from what the row write returned (a data-modifying CTE); SQLite, which has
+no round trips to save and no such CTEs, runs the two statements. A linked record's write also
+checks, inside the same statement, that its project is live, so the check costs no round trip.
+
+The statements are built once: building and hashing a statement per call costs more than
+running it, and publishing is the hub's hot path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, Literal, cast
+
+from sqlalchemy import Connection, Table, bindparam, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hub.records.models import Record, RecordState, RecordVersion
+
+RECORDS = cast(Table, Record.__table__)
+VERSIONS = cast(Table, RecordVersion.__table__)
+
+Kind = Literal["insert", "update"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a new version records beyond the record's state: how, what and by which key."""
+
+    operation: str
+    changed_fields: list[str]
+    key_id: str
+
+
+# Parameters are named new_<column>: update() reserves bare column names for itself.
+_ROW = {column.name: bindparam(f"new_{column.name}", type_=column.type) for column in RECORDS.c}
+_UPDATED_COLUMNS = ("data", "project_code", "version", "deleted", "published_by", "updated_at")
+# No lock is taken on the project: locking its row (as a foreign key would) makes every
+# concurrent writer of one project contend on that row, which cost a good part of the publish
+# rate in bench/publish.py. The price: a record published while its project is being
+# tombstoned can end up linked to the tombstone, a state the hub handles anyway (the dossier
+# shows it; the record can still be deleted).
+_LIVE_PROJECT = select(RECORDS.c.id).where(
+    RECORDS.c.type == "project",
+    RECORDS.c.key == bindparam("live_project"),
+    RECORDS.c.deleted.is_(False),
+)
+_PROJECT_IS_LIVE = _LIVE_PROJECT.exists()
+_VERSION_PARAMS = {
+    "operation": bindparam("operation", type_=VERSIONS.c.operation.type),
+    "changed_fields": bindparam("changed_fields", type_=VERSIONS.c.changed_fields.type),
+    "key_id": bindparam("key_id", type_=VERSIONS.c.key_id.type),
+    "event_id": bindparam("event_id", type_=VERSIONS.c.event_id.type),
+}
+
+
+def _row_write(dialect_insert: Any, kind: Kind, require_live_project: bool) -> Any:
+    """INSERT (ignoring a conflict on the key) or UPDATE of one record row."""
+    guard = [_PROJECT_IS_LIVE] if require_live_project else []
+    if kind == "insert":
+        columns = [name for name in _ROW if name != "id"]
+        values = select(*[_ROW[name] for name in columns]).where(*guard)
+        return (
+            dialect_insert(RECORDS)
+            .from_select(columns, values)
+            .on_conflict_do_nothing(index_elements=["type", "key"])
+        )
+    return (
+        update(RECORDS)
+        .where(RECORDS.c.id == _ROW["id"], *guard)
+        .values({name: _ROW[name] for name in _UPDATED_COLUMNS})
+    )
+
+
+def _row_and_version(row_write: Any) -> Any:
+    """One statement: write the row and insert its version from what the write returned."""
+    return _version_from(row_write.returning(*RECORDS.c).cte("written"))
+
+
+def _version_from(written: Any) -> Any:
+    """INSERT of a version selected from a CTE of written record rows."""
+    version = {
+        "record_id": written.c.id,
+        "record_type": written.c.type,
+        "record_key": written.c.key,
+        "project_code": written.c.project_code,
+        "version": written.c.version,
+        "operation": _VERSION_PARAMS["operation"],
+        "data": written.c.data,
+        "changed_fields": _VERSION_PARAMS["changed_fields"],
+        "deleted": written.c.deleted,
+        "published_by": written.c.published_by,
+        "key_id": _VERSION_PARAMS["key_id"],
+        "created_at": written.c.updated_at,
+        "event_id": _VERSION_PARAMS["event_id"],
+    }
+    return (
+        insert(VERSIONS)
+        .from_select(list(version), select(*version.values()))
+        .returning(VERSIONS.c.record_id)
+    )
+
+
+_LOCK_ROW = (
+    select(RECORDS)
+    .where(RECORDS.c.type == bindparam("new_type"), RECORDS.c.key == bindparam("new_key"))
+    .with_for_update()
+)
+
+
+def _lock_or_insert_statement(require_live_project: bool) -> Any:
+    """PostgreSQL: lock the existing row, or if there is none insert the row and its version.
+
+    Returns the existing row (``created`` false) or the inserted one (``created`` true), or
+    nothing when there was no row and none was inserted.
+    """
+    existing = _LOCK_ROW.cte("existing")
+    guard = [_PROJECT_IS_LIVE] if require_live_project else []
+    columns = [name for name in _ROW if name != "id"]
+    values = select(*[_ROW[name] for name in columns]).where(
+        ~select(existing.c.id).exists(), *guard
+    )
+    row_insert = (
+        pg_insert(RECORDS)
+        .from_select(columns, values)
+        .on_conflict_do_nothing(index_elements=["type", "key"])
+    )
+    inserted = row_insert.returning(*RECORDS.c).cte("inserted")
+    version_insert = _version_from(inserted).cte("version")
+    return (
+        select(*existing.c, literal(False).label("created"))
+        .union_all(select(*inserted.c, literal(True).label("created")))
+        .add_cte(version_insert)
+    )
+
+
+_STATEMENTS: dict[tuple[str, Kind, bool], Any] = {}
+for _kind in ("insert", "update"):
+    for _guarded in (False, True):
+        _STATEMENTS["postgresql", _kind, _guarded] = _row_and_version(
+            _row_write(pg_insert, _kind, _guarded)
+        )
+        _STATEMENTS["sqlite", _kind, _guarded] = _row_write(
+            sqlite_insert, _kind, _guarded
+        ).returning(RECORDS.c.id)
+_INSERT_VERSION = insert(VERSIONS)
+_LOCK_OR_INSERT = {guarded: _lock_or_insert_statement(guarded) for guarded in (False, True)}
+
+
+def project_is_live(connection: Connection, code: str) -> bool:
+    """Whether project ``code`` exists and is not tombstoned."""
+    return connection.execute(_LIVE_PROJECT, {"live_project": code}).first() is not None
+
+
+def lock(connection: Connection, record_type: str, key: str) -> RecordState | None:
+    """The current row of ``(record_type, key)``, locked until the transaction ends."""
+    row = connection.execute(_LOCK_ROW, {"new_type": record_type, "new_key": key}).one_or_none()
+    return RecordState(**row._mapping) if row is not None else None
+
+
+def lock_or_insert(
+    connection: Connection,
+    record: RecordState,
+    change: Change,
+    *,
+    require_live_project: bool,
+) -> tuple[RecordState | None, bool]:
+    """Lock the current row of ``record``'s key, or insert ``record`` (and its version).
+
+    Returns the row and whether it was inserted; ``(None, False)`` when there was no row and
+    none was inserted (the project is not live, or a concurrent writer created the record).
+    On PostgreSQL this is one statement, so creating a record costs one round trip.
+    """
+    if connection.dialect.name != "postgresql":
+        existing = lock(connection, record.type, record.key)
+        if existing is not None:
+            return existing, False
+        record_id = write(
+            connection, "insert", record, change, require_live_project=require_live_project
+        )
+        return (replace(record, id=record_id), True) if record_id is not None else (None, False)
+    params = _params(record, change)
+    row = connection.execute(_LOCK_OR_INSERT[require_live_project], params).one_or_none()
+    if row is None:
+        return None, False
+    values = dict(row._mapping)
+    created = values.pop("created")
+    return RecordState(**values), created
+
+
+def _params(record: RecordState, change: Change) -> dict[str, Any]:
+    params: dict[str, Any] = {f"new_{name}": value for name, value in vars(record).items()}
+    params["live_project"] = record.project_code
+    params.update(
+        operation=change.operation,
+        changed_fields=change.changed_fields,
+        key_id=change.key_id,
+        event_id=str(uuid.uuid4()),
+    )
+    return params
+
+
+def write(
+    connection: Connection,
+    kind: Kind,
+    record: RecordState,
+    change: Change,
+    *,
+    require_live_project: bool,
+) -> int | None:
+    """Write ``record``'s row and its new version; return the record's id.
+
+    None means nothing was written: the insert met an existing key, or (with
+    ``require_live_project``) the project is missing or tombstoned.
+    """
+    params = _params(record, change)
+    dialect = connection.dialect.name
+    record_id: int | None = connection.execute(
+        _STATEMENTS[dialect, kind, require_live_project], params
+    ).scalar()
+    if dialect != "postgresql" and record_id is not None:
+        connection.execute(
+            _INSERT_VERSION,
+            {
+                "record_id": record_id,
+                "record_type": record.type,
+                "record_key": record.key,
+                "project_code": record.project_code,
+                "version": record.version,
+                "data": record.data,
+                "deleted": record.deleted,
+                "published_by": record.published_by,
+                "created_at": record.updated_at,
+                "operation": change.operation,
+                "changed_fields": change.changed_fields,
+                "key_id": change.key_id,
+                "event_id": params["event_id"],
+            },
+        )
+    return record_id

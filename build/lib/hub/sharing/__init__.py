@@ -1,0 +1,1 @@
+"""Sharing classes: the one place that decides which fields a reader sees."""
