@@ -186,7 +186,10 @@ class Database:
 
     @staticmethod
     def _begin_write(session: Session) -> None:
-        session.connection(execution_options={_WRITE_OPTION: True})
+        # Only SQLite needs to know before the first statement (BEGIN IMMEDIATE); elsewhere
+        # the connection is taken when the first statement runs.
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={_WRITE_OPTION: True})
 
     def commit(self) -> None:
         """Commit the current unit of work."""
