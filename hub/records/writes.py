@@ -1,10 +1,12 @@
 """The write path's SQL: a record's row and its new version, in as few round trips as possible.
 
 A change writes two rows: the record's current state (``records``) and the immutable version
-(``record_versions``) that is also its change-log entry. On PostgreSQL both go in one statement,
-the version selected from what the row write returned (a data-modifying CTE); SQLite, which has
-no round trips to save and no such CTEs, runs the two statements. A linked record's write also
-checks, inside the same statement, that its project is live, so the check costs no round trip.
+(``record_versions``) that is also its change-log entry. On PostgreSQL each write is one
+statement of data-modifying CTEs: creating a record locks the key's existing row or, if there
+is none, inserts the row and its version (``lock_or_insert``); changing one updates the row
+and inserts the version selected from what the update returned (``write``). SQLite, which has
+no round trips to save and no such CTEs, runs the statements one after another. A linked
+record's write also checks, inside the same statement, that its project is live.
 
 The statements are built once: building and hashing a statement per call costs more than
 running it, and publishing is the hub's hot path.
@@ -59,17 +61,21 @@ _VERSION_PARAMS = {
 }
 
 
-def _row_write(dialect_insert: Any, kind: Kind, require_live_project: bool) -> Any:
-    """INSERT (ignoring a conflict on the key) or UPDATE of one record row."""
+def _row_insert(dialect_insert: Any, require_live_project: bool, *conditions: Any) -> Any:
+    """INSERT of one record row, ignoring a conflict on its key, under ``conditions``."""
     guard = [_PROJECT_IS_LIVE] if require_live_project else []
-    if kind == "insert":
-        columns = [name for name in _ROW if name != "id"]
-        values = select(*[_ROW[name] for name in columns]).where(*guard)
-        return (
-            dialect_insert(RECORDS)
-            .from_select(columns, values)
-            .on_conflict_do_nothing(index_elements=["type", "key"])
-        )
+    columns = [name for name in _ROW if name != "id"]
+    values = select(*[_ROW[name] for name in columns]).where(*conditions, *guard)
+    return (
+        dialect_insert(RECORDS)
+        .from_select(columns, values)
+        .on_conflict_do_nothing(index_elements=["type", "key"])
+    )
+
+
+def _row_update(require_live_project: bool) -> Any:
+    """UPDATE of one record row to its new version."""
+    guard = [_PROJECT_IS_LIVE] if require_live_project else []
     return (
         update(RECORDS)
         .where(RECORDS.c.id == _ROW["id"], *guard)
@@ -120,16 +126,7 @@ def _lock_or_insert_statement(require_live_project: bool) -> Any:
     nothing when there was no row and none was inserted.
     """
     existing = _LOCK_ROW.cte("existing")
-    guard = [_PROJECT_IS_LIVE] if require_live_project else []
-    columns = [name for name in _ROW if name != "id"]
-    values = select(*[_ROW[name] for name in columns]).where(
-        ~select(existing.c.id).exists(), *guard
-    )
-    row_insert = (
-        pg_insert(RECORDS)
-        .from_select(columns, values)
-        .on_conflict_do_nothing(index_elements=["type", "key"])
-    )
+    row_insert = _row_insert(pg_insert, require_live_project, ~select(existing.c.id).exists())
     inserted = row_insert.returning(*RECORDS.c).cte("inserted")
     version_insert = _version_from(inserted).cte("version")
     return (
@@ -139,15 +136,14 @@ def _lock_or_insert_statement(require_live_project: bool) -> Any:
     )
 
 
+# PostgreSQL creates through _LOCK_OR_INSERT; SQLite takes the row first, then its version.
 _STATEMENTS: dict[tuple[str, Kind, bool], Any] = {}
-for _kind in ("insert", "update"):
-    for _guarded in (False, True):
-        _STATEMENTS["postgresql", _kind, _guarded] = _row_and_version(
-            _row_write(pg_insert, _kind, _guarded)
-        )
-        _STATEMENTS["sqlite", _kind, _guarded] = _row_write(
-            sqlite_insert, _kind, _guarded
-        ).returning(RECORDS.c.id)
+for _guarded in (False, True):
+    _STATEMENTS["postgresql", "update", _guarded] = _row_and_version(_row_update(_guarded))
+    _STATEMENTS["sqlite", "update", _guarded] = _row_update(_guarded).returning(RECORDS.c.id)
+    _STATEMENTS["sqlite", "insert", _guarded] = _row_insert(sqlite_insert, _guarded).returning(
+        RECORDS.c.id
+    )
 _INSERT_VERSION = insert(VERSIONS)
 _LOCK_OR_INSERT = {guarded: _lock_or_insert_statement(guarded) for guarded in (False, True)}
 
