@@ -1,1 +1,0 @@
-"""Departments, access keys, tokens and the identity of each request."""

@@ -1,1 +1,0 @@
-"""The ordered change log and the feed that reads it."""

@@ -1,1 +1,0 @@
-"""Publishing, reading, history, batches and dossiers of records."""

@@ -1,1 +1,0 @@
-"""Sharing classes: the one place that decides which fields a reader sees."""
