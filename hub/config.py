@@ -24,6 +24,7 @@ ENV_PREFIX = "HUB_"
 ENV_RESERVED = frozenset({"HUB_CONFIG", "HUB_INSTANCE_PATH", "HUB_TEST_DATABASE_URL"})
 ENV_RESERVED_PREFIXES = ("HUB_CONNECTOR_",)
 SECRET_FILE = "secret_key"
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 DEFAULTS: dict[str, Any] = {
     # sqlite:///<instance>/hub.sqlite3 when empty
@@ -136,9 +137,13 @@ def _validate(settings: dict[str, Any]) -> None:
     if settings["SQLITE_BUSY_TIMEOUT"] < 0:
         raise ConfigError("SQLITE_BUSY_TIMEOUT must not be negative")
     try:
-        make_url(settings["DATABASE_URL"])
+        backend = make_url(settings["DATABASE_URL"]).get_backend_name()
     except ArgumentError as exc:
         raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    if backend not in SUPPORTED_DATABASES:
+        raise ConfigError(
+            f"DATABASE_URL names {backend!r}; the hub runs on {' or '.join(SUPPORTED_DATABASES)}"
+        )
     if settings["PAGE_SIZE_DEFAULT"] > settings["PAGE_SIZE_MAX"]:
         raise ConfigError("PAGE_SIZE_DEFAULT must not exceed PAGE_SIZE_MAX")
     try:

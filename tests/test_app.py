@@ -536,3 +536,12 @@ def test_each_app_keeps_its_own_settings(
     extra_apps.append(other)
     assert other.config["BATCH_MAX_RECORDS"] == 7
     assert app.config["BATCH_MAX_RECORDS"] == DEFAULTS["BATCH_MAX_RECORDS"]
+
+
+def test_a_database_the_hub_does_not_support_is_refused_at_start(tmp_path):
+    with pytest.raises(ConfigError, match="DATABASE_URL names 'mysql'"):
+        load_settings(
+            tmp_path,
+            {"DATABASE_URL": "mysql://root@127.0.0.1/test", "SECRET_KEY": "s" * 40},
+            environ={},
+        )
