@@ -8,10 +8,14 @@ The ``hub init`` and configuration tests run the installed ``hub`` script in a s
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -424,3 +428,45 @@ def test_help_before_init_lists_the_commands_without_a_traceback(tmp_path: Path)
     for command in ("init", "serve", "departments", "keys"):
         assert command in run.stdout
     assert "Traceback" not in run.stderr
+
+
+def test_hub_serve_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+    assert run_hub(env, "init", "--demo", cwd=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and ready is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+                    ready = json.load(reply)
+            except OSError:
+                time.sleep(0.2)
+        assert ready is not None, "hub serve did not answer /readyz within 30 s"
+        assert ready["status"] == "ok"
+        key = dict(line.split() for line in (instance / "demo-keys.txt").read_text().splitlines())[
+            "land"
+        ]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            method="POST",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert json.load(reply)["token_type"] == "Bearer"
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr
