@@ -33,10 +33,11 @@ SECURITY_SCHEMES = {
 
 
 class HubFlask(Flask):
-    """Flask with strict JSON parsing and clear messages when it fails."""
+    """Flask with strict JSON parsing, clear messages when it fails, and no cookie sessions."""
 
     json_provider_class = hub_http.HubJSONProvider
     request_class = hub_http.HubRequest
+    session_interface = hub_http.NoCookieSessions()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

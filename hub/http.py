@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Request, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SessionInterface
 
 from hub.auth.identity import current_identity
 from hub.errors import BadRequest, UnsupportedMediaType
@@ -48,7 +49,9 @@ def check_request() -> None:
 
     The body is parsed here, once, and cached for the view and for webargs.
     """
-    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+    if "\x00" in request.path or (
+        request.query_string and any("\x00" in k + v for k, v in request.args.items(multi=True))
+    ):
         raise BadRequest("The URL contains a NUL character.")
     if request.method not in BODY_METHODS or request.endpoint in BODY_FREE_ENDPOINTS:
         return
@@ -79,6 +82,16 @@ class HubRequest(Request):
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         """Turn a parse failure into a 400 problem naming the error."""
         raise BadRequest(f"The body is not valid JSON: {e}.")
+
+
+class NoCookieSessions(SessionInterface):
+    """The hub keeps no cookie sessions: every request carries its own bearer token."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        """No session; Flask then hands views a null one."""
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        """Nothing to save."""
 
 
 class HubJSONProvider(DefaultJSONProvider):

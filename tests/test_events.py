@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -101,7 +100,9 @@ def test_an_event_is_a_cloudevent_with_the_contract_fields(app, client, project,
 
     assert set(event) >= CLOUD_EVENT_KEYS
     assert event["specversion"] == "1.0"
-    assert uuid.UUID(event["id"])
+    # the id names the change (record and version): the same on every read and delivery
+    assert event["id"] == f"land_parcel/L-1/{created['version']}"
+    assert all_events(client, headers, "land")[-1]["id"] == event["id"]
     assert event["source"] == app.config["EVENT_SOURCE"]
     assert event["type"] == f"{app.config['EVENT_TYPE_PREFIX']}.record.created"
     assert event["subject"] == "land_parcel/L-1"

@@ -117,6 +117,12 @@ def read_feed(
     return FeedPage(events=versions, next_after=last_read if last_read is not None else head)
 
 
+def event_id(version: RecordVersion) -> str:
+    """The CloudEvent id of a change: its record and version, unique and the same on every
+    delivery, so consumers can de-duplicate by it."""
+    return f"{version.record_type}/{version.record_key}/{version.version}"
+
+
 def cloud_event(
     version: RecordVersion,
     reader: ReaderView,
@@ -128,7 +134,7 @@ def cloud_event(
     record, withheld = reader.visible(record_type, record_type.present(version.data, today))
     return {
         "specversion": "1.0",
-        "id": version.event_id,
+        "id": event_id(version),
         "source": settings["EVENT_SOURCE"],
         "type": f"{settings['EVENT_TYPE_PREFIX']}.record.{version.operation}",
         "subject": f"{version.record_type}/{version.record_key}",

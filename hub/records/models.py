@@ -91,7 +91,6 @@ class RecordVersion(Base):
     published_by: Mapped[str] = mapped_column(ForeignKey("departments.id"))
     key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
-    event_id: Mapped[str] = mapped_column(String(36))
     sequence: Mapped[int | None] = mapped_column(BigInteger)
 
 

@@ -14,7 +14,6 @@ running it, and publishing is the hub's hot path.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
@@ -57,7 +56,6 @@ _VERSION_PARAMS = {
     "operation": bindparam("operation", type_=VERSIONS.c.operation.type),
     "changed_fields": bindparam("changed_fields", type_=VERSIONS.c.changed_fields.type),
     "key_id": bindparam("key_id", type_=VERSIONS.c.key_id.type),
-    "event_id": bindparam("event_id", type_=VERSIONS.c.event_id.type),
 }
 
 
@@ -103,7 +101,6 @@ def _version_from(written: Any) -> Any:
         "published_by": written.c.published_by,
         "key_id": _VERSION_PARAMS["key_id"],
         "created_at": written.c.updated_at,
-        "event_id": _VERSION_PARAMS["event_id"],
     }
     return (
         insert(VERSIONS)
@@ -196,7 +193,6 @@ def _params(record: RecordState, change: Change) -> dict[str, Any]:
         operation=change.operation,
         changed_fields=change.changed_fields,
         key_id=change.key_id,
-        event_id=str(uuid.uuid4()),
     )
     return params
 
@@ -235,7 +231,6 @@ def write(
                 "operation": change.operation,
                 "changed_fields": change.changed_fields,
                 "key_id": change.key_id,
-                "event_id": params["event_id"],
             },
         )
     return record_id

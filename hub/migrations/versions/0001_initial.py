@@ -122,7 +122,6 @@ def upgrade() -> None:
         sa.Column("published_by", sa.String(length=64), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
         sa.Column("sequence", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["published_by"],
