@@ -51,7 +51,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(load_settings(Path(app.instance_path), config))
     app.config.from_mapping(API_SETTINGS)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db.init_app(app)
     api.init_app(

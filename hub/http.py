@@ -97,6 +97,8 @@ class NoCookieSessions(SessionInterface):
 class HubJSONProvider(DefaultJSONProvider):
     """Flask's JSON, refusing the non-standard ``NaN`` and ``Infinity`` that Python accepts."""
 
+    sort_keys = False  # responses keep the contract's field order
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants."""
         kwargs.setdefault("parse_constant", _refuse_constant)
