@@ -41,12 +41,15 @@ from schemas import registry
 
 COUNTER_ID = 1
 ROUND_SIZE = 5000
+# Versions committed but not yet numbered, oldest first (served by a partial index).
+_UNNUMBERED = (
+    select(RecordVersion.id).where(RecordVersion.sequence.is_(None)).order_by(RecordVersion.id)
+)
 
 
 def has_unnumbered(session: Session) -> bool:
     """Whether committed changes are waiting for their numbers (a cheap read of an index)."""
-    waiting = select(RecordVersion.id).where(RecordVersion.sequence.is_(None)).limit(1)
-    return session.scalar(waiting) is not None
+    return session.scalar(_UNNUMBERED.limit(1)) is not None
 
 
 def number_events(session: Session) -> int:
@@ -59,12 +62,7 @@ def number_events(session: Session) -> int:
     )
     if counter is None:
         return 0  # another round holds the counter
-    pending = session.scalars(
-        select(RecordVersion.id)
-        .where(RecordVersion.sequence.is_(None))
-        .order_by(RecordVersion.id)
-        .limit(ROUND_SIZE)
-    ).all()
+    pending = session.scalars(_UNNUMBERED.limit(ROUND_SIZE)).all()
     if not pending:
         return 0
     first = counter.last_sequence + 1
