@@ -68,12 +68,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hub.admin.routes import blp as admin_blp
+    from hub.audit.routes import blp as audit_blp
     from hub.auth.routes import blp as auth_blp
     from hub.events.routes import blp as events_blp
+    from hub.grants.routes import blp as grants_blp
     from hub.ops import bp as ops_bp
     from hub.records.routes import blp as records_blp
 
-    for blueprint in (auth_blp, records_blp, events_blp):
+    for blueprint in (auth_blp, records_blp, events_blp, grants_blp, admin_blp, audit_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import limits
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -47,6 +50,20 @@ DEFAULTS: dict[str, Any] = {
     "EVENT_TYPE_PREFIX": "cn.gov.projecthub",
     # the city's zone: computed fields such as a permit's ``overdue`` are judged by its date
     "TIMEZONE": "Asia/Shanghai",
+    # seconds the secret (and tokens) of a rotated access key keep working
+    "KEY_ROTATION_GRACE": 24 * 3600,
+    # signing secrets retired by a rotation of SECRET_KEY: tokens they signed stay valid
+    "PREVIOUS_SECRET_KEYS": [],
+    # requests per key (``limits`` syntax, e.g. "1200/minute;50/second"); "" turns it off
+    "RATE_LIMIT": "1200/minute",
+    # token exchanges per client address, failed or not: slows down guessing
+    "TOKEN_RATE_LIMIT": "60/minute",
+    # memory:// counts per process; redis://host:6379 shares the counts between processes
+    "RATE_LIMIT_STORAGE": "memory://",
+    # days an owning department has to decide a grant request
+    "GRANT_RESPONSE_DAYS": 15,
+    # seconds between a process's sealing rounds of the audit chain
+    "AUDIT_SEAL_INTERVAL": 1.0,
     "TESTING": False,
 }
 
@@ -69,6 +86,8 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
             return int(raw)
         if isinstance(default, float):
             return float(raw)
+        if isinstance(default, list):
+            return [item for item in raw.replace(",", " ").split() if item]
     except ValueError as exc:
         raise ConfigError(
             f"{ENV_PREFIX}{name}={raw!r} is not a valid {type(default).__name__}"
@@ -131,11 +150,14 @@ def _validate(settings: dict[str, Any]) -> None:
         "EVENTS_PAGE_SIZE_MAX",
         "DATABASE_POOL_SIZE",
         "IDEMPOTENCY_TTL",
+        "GRANT_RESPONSE_DAYS",
     ):
         if settings[name] <= 0:
             raise ConfigError(f"{name} must be positive")
-    if settings["SQLITE_BUSY_TIMEOUT"] < 0:
-        raise ConfigError("SQLITE_BUSY_TIMEOUT must not be negative")
+    for name in ("SQLITE_BUSY_TIMEOUT", "KEY_ROTATION_GRACE", "AUDIT_SEAL_INTERVAL"):
+        if settings[name] < 0:
+            raise ConfigError(f"{name} must not be negative")
+    _validate_rate_limits(settings)
     try:
         backend = make_url(settings["DATABASE_URL"]).get_backend_name()
     except ArgumentError as exc:
@@ -158,6 +180,26 @@ def _validate(settings: dict[str, Any]) -> None:
         )
     if len(secret) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters")
+    previous = settings["PREVIOUS_SECRET_KEYS"]
+    if not all(isinstance(old, str) and len(old) >= 32 for old in previous):
+        raise ConfigError("each of PREVIOUS_SECRET_KEYS must be a string of 32 characters or more")
+    if secret in previous:
+        raise ConfigError("PREVIOUS_SECRET_KEYS must not contain the current SECRET_KEY")
+
+
+def _validate_rate_limits(settings: Mapping[str, Any]) -> None:
+    for name in ("RATE_LIMIT", "TOKEN_RATE_LIMIT"):
+        if settings[name]:
+            try:
+                limits.parse_many(settings[name])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{name} {settings[name]!r} is not a rate limit such as '1200/minute'"
+                ) from exc
+    try:
+        storage_from_string(settings["RATE_LIMIT_STORAGE"])
+    except (ConfigurationError, ValueError) as exc:
+        raise ConfigError(f"RATE_LIMIT_STORAGE is unusable: {exc}") from exc
 
 
 def merge_layers(

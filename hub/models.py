@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from hub.audit.models import AuditEntry, AuditHead
 from hub.auth.models import AccessKey, Department
 from hub.events.models import EventCounter
+from hub.grants.models import Grant
 from hub.records.models import IdempotentRequest, Record, RecordVersion
 
 __all__ = [
     "AccessKey",
+    "AuditEntry",
+    "AuditHead",
     "Department",
     "EventCounter",
+    "Grant",
     "IdempotentRequest",
     "Record",
     "RecordVersion",

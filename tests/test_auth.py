@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -58,8 +59,16 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
+def kid_of(secret: str) -> str:
+    """The key id the hub puts in the header of tokens signed with ``secret``."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
 def sign(claims: dict[str, Any], secret: str = TEST_SECRET, **options: Any) -> str:
-    return jwt.encode(claims, secret, algorithm=options.pop("algorithm", "HS256"), **options)
+    """Sign ``claims`` as the hub would, naming the secret's key id unless told otherwise."""
+    headers = options.pop("headers", {"kid": kid_of(secret)})
+    algorithm = options.pop("algorithm", "HS256")
+    return jwt.encode(claims, secret, algorithm=algorithm, headers=headers, **options)
 
 
 def b64url(data: bytes) -> str:

@@ -39,5 +39,11 @@ class AccessKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Rotation: tokens carry the generation they were issued under. The secret (and tokens)
+    # of the generation before keep working until ``previous_valid_until``.
+    generation: Mapped[int] = mapped_column(default=1)
+    previous_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_valid_until: Mapped[datetime | None]
+    rotated_at: Mapped[datetime | None]
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)

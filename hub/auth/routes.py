@@ -20,7 +20,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Access
 @blp.response(200, TokenOutSchema)
 def token() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Exchange ``Authorization: Bearer <access key>`` for a JWT."""
-    key = service.authenticate_key(db.session, bearer_credential())
-    access_token, expires_in = service.issue_token(key, current_app.config)
+    key, generation = service.authenticate_key(db.session, bearer_credential())
+    access_token, expires_in = service.issue_token(key, current_app.config, generation)
     body = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}
     return body, 200, {"Cache-Control": "no-store"}

@@ -29,6 +29,7 @@ from schemas import registry
 
 SCOPES = ("records:read", "records:write", "events:read", "subscriptions", "grants", "admin")
 KEY_PREFIX = "hubk_"
+KEY_ID_PATTERN = re.compile(r"^[0-9a-f]{12}\Z")
 KEY_PATTERN = re.compile(r"^hubk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,})\Z")
 DEPARTMENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,63}\Z")
 TOKEN_ALGORITHM = "HS256"
@@ -41,6 +42,8 @@ _KEY_STATE = (
         AccessKey.scopes,
         AccessKey.revoked_at,
         AccessKey.expires_at,
+        AccessKey.generation,
+        AccessKey.previous_valid_until,
         Department.publishes,
         Department.disabled_at,
     )
@@ -84,6 +87,37 @@ def add_department(
 def list_departments(session: Session) -> list[Department]:
     """Every department, by id."""
     return list(session.scalars(select(Department).order_by(Department.id)))
+
+
+def get_department(session: Session, department_id: str) -> Department:
+    """The department ``department_id``, or 404."""
+    department = session.get(Department, department_id)
+    if department is None:
+        raise NotFound(f"Department '{department_id}' does not exist.")
+    return department
+
+
+def update_department(
+    session: Session,
+    department_id: str,
+    *,
+    name: str | None = None,
+    publishes: Iterable[str] | None = None,
+    disabled: bool | None = None,
+) -> Department:
+    """Rename a department, change what it may publish, or disable or re-enable it.
+
+    Every change applies from the department's next request: rights are read per request.
+    """
+    department = get_department(session, department_id)
+    if name is not None:
+        department.name = name
+    if publishes is not None:
+        department.publishes = _check_publishes(publishes)
+    if disabled is not None and disabled != (department.disabled_at is not None):
+        department.disabled_at = utcnow() if disabled else None
+    session.flush()
+    return department
 
 
 def create_key(
@@ -131,15 +165,52 @@ def list_keys(session: Session, department_id: str | None = None) -> list[Access
     return list(session.scalars(query))
 
 
-def revoke_key(session: Session, key_id: str) -> AccessKey:
-    """Revoke a key; it and every token issued from it stop working at once."""
-    key = session.get(AccessKey, key_id)
+def get_key(session: Session, key_id: str) -> AccessKey:
+    """The access key ``key_id``, or 404."""
+    key = session.get(AccessKey, key_id) if KEY_ID_PATTERN.match(key_id) else None
     if key is None:
         raise NotFound(f"Access key '{key_id}' does not exist.")
+    return key
+
+
+def revoke_key(session: Session, key_id: str) -> AccessKey:
+    """Revoke a key; it and every token issued from it stop working at once."""
+    key = get_key(session, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
     return key
+
+
+def expire_key(session: Session, key_id: str, expires_at: datetime | None) -> AccessKey:
+    """Set (or, with None, clear) when a key stops working; a past moment ends it now."""
+    key = get_key(session, key_id)
+    if key.revoked_at is not None:
+        raise Conflict(f"Access key '{key_id}' is revoked; its expiry cannot change.")
+    key.expires_at = expires_at
+    session.flush()
+    return key
+
+
+def rotate_key(session: Session, key_id: str, grace_seconds: int) -> tuple[AccessKey, str]:
+    """Give a key a new secret; the old secret and its tokens work for ``grace_seconds`` more.
+
+    Rotating again during a grace period ends the older generation's grace at once: only
+    the current secret and the one just replaced are ever valid.
+    """
+    key = get_key(session, key_id)
+    refusal = key_refusal(key, utcnow())
+    if refusal:
+        raise Conflict(f"Access key '{key_id}' cannot be rotated. {refusal}")
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    key.previous_digest = key.secret_digest
+    key.previous_valid_until = now + timedelta(seconds=grace_seconds)
+    key.secret_digest = _digest(secret)
+    key.generation += 1
+    key.rotated_at = now
+    session.flush()
+    return key, f"{KEY_PREFIX}{key.id}_{secret}"
 
 
 def _refusal(
@@ -162,31 +233,61 @@ def key_refusal(key: AccessKey, now: datetime) -> str | None:
     return _refusal(key.revoked_at, key.expires_at, key.department.disabled_at, now)
 
 
-def authenticate_key(session: Session, presented: str) -> AccessKey:
-    """Return the usable key whose secret was presented, or raise 401."""
+def authenticate_key(session: Session, presented: str) -> tuple[AccessKey, int]:
+    """Return the usable key whose secret was presented and that secret's generation.
+
+    The secret a rotation replaced is accepted until its grace period ends. Raises 401.
+    """
     match = KEY_PATTERN.match(presented)
     key = session.get(AccessKey, match["id"]) if match else None
+    now = utcnow()
     # Compare even when the id is unknown, so timing does not reveal which ids exist.
-    expected = key.secret_digest if key is not None else _digest("")
+    current = key.secret_digest if key is not None else _digest("")
+    previous = _digest("")
+    if key is not None and key.previous_digest and _in_grace(key.previous_valid_until, now):
+        previous = key.previous_digest
     presented_digest = _digest(match["secret"] if match else presented)
-    if not hmac.compare_digest(expected, presented_digest) or key is None:
+    is_current = hmac.compare_digest(current, presented_digest)
+    is_previous = hmac.compare_digest(previous, presented_digest)
+    if key is None or not (is_current or is_previous):
         raise Unauthorized("The access key is not valid.")
-    refusal = key_refusal(key, utcnow())
+    refusal = key_refusal(key, now)
     if refusal:
         raise Unauthorized(refusal)
-    return key
+    return key, key.generation if is_current else key.generation - 1
+
+
+def _in_grace(valid_until: datetime | None, now: datetime) -> bool:
+    return valid_until is not None and now < valid_until
 
 
 def _signing_key_id(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
-def issue_token(key: AccessKey, settings: Mapping[str, Any]) -> tuple[str, int]:
-    """Sign a short-lived JWT for ``key``; return it with its lifetime in seconds."""
+@functools.lru_cache(maxsize=8)
+def _signing_keys(secret: str, previous: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The secrets tokens may be signed with, as (key id, secret): current, then retired."""
+    return tuple((_signing_key_id(s), s) for s in (secret, *previous))
+
+
+def issue_token(
+    key: AccessKey, settings: Mapping[str, Any], generation: int | None = None
+) -> tuple[str, int]:
+    """Sign a short-lived JWT for ``key``; return it with its lifetime in seconds.
+
+    ``generation`` is that of the secret presented (the current one unless it is a rotated
+    secret in its grace period); the token lives no longer than that secret does.
+    """
     now = utcnow()
     ttl = int(settings["TOKEN_TTL"])
-    if key.expires_at is not None:
-        ttl = max(1, min(ttl, int((key.expires_at - now).total_seconds())))
+    generation = key.generation if generation is None else generation
+    ends = [key.expires_at]
+    if generation != key.generation:
+        ends.append(key.previous_valid_until)
+    for end in ends:
+        if end is not None:
+            ttl = max(1, min(ttl, int((end - now).total_seconds())))
     claims = {
         "iss": settings["TOKEN_ISSUER"],
         "aud": settings["TOKEN_AUDIENCE"],
@@ -196,6 +297,7 @@ def issue_token(key: AccessKey, settings: Mapping[str, Any]) -> tuple[str, int]:
         "iat": now,
         "exp": now + timedelta(seconds=ttl),
         "jti": uuid.uuid4().hex,
+        "gen": generation,
     }
     secret = settings["SECRET_KEY"]
     headers = {"kid": _signing_key_id(secret)}
@@ -203,11 +305,19 @@ def issue_token(key: AccessKey, settings: Mapping[str, Any]) -> tuple[str, int]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> Mapping[str, Any]:
+def _verified_claims(
+    token: str, keys: tuple[tuple[str, str], ...], audience: str, issuer: str
+) -> Mapping[str, Any]:
     """Verify a token's signature and claims; cached, since clients resend the same token.
 
-    Only verified tokens are cached; expiry is checked again on every use.
+    The header's ``kid`` picks the signing secret among the current and retired ones; the
+    algorithm is pinned whatever the header says. Only verified tokens are cached; expiry
+    is checked again on every use.
     """
+    kid = jwt.get_unverified_header(token).get("kid")
+    secret = next((secret for key_id, secret in keys if key_id == kid), None)
+    if secret is None:
+        raise jwt.InvalidTokenError("The token names no signing key the hub knows.")
     claims: dict[str, Any] = jwt.decode(
         token,
         secret,
@@ -215,17 +325,18 @@ def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> Map
         audience=audience,
         issuer=issuer,
         leeway=TOKEN_LEEWAY_SECONDS,
-        options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        options={"require": ["exp", "iat", "iss", "aud", "sub", "gen"]},
     )
+    if not isinstance(claims["gen"], int) or not isinstance(claims["sub"], str):
+        raise jwt.InvalidTokenError("Malformed claims.")
     return MappingProxyType(claims)
 
 
 def identity_from_token(session: Session, token: str, settings: Mapping[str, Any]) -> Identity:
     """Verify a token and the key behind it; return who is calling, or raise 401."""
     try:
-        claims = _verified_claims(
-            token, settings["SECRET_KEY"], settings["TOKEN_AUDIENCE"], settings["TOKEN_ISSUER"]
-        )
+        keys = _signing_keys(settings["SECRET_KEY"], tuple(settings["PREVIOUS_SECRET_KEYS"]))
+        claims = _verified_claims(token, keys, settings["TOKEN_AUDIENCE"], settings["TOKEN_ISSUER"])
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired; exchange the access key again.") from exc
     except jwt.InvalidTokenError as exc:
@@ -233,12 +344,18 @@ def identity_from_token(session: Session, token: str, settings: Mapping[str, Any
     if claims["exp"] + TOKEN_LEEWAY_SECONDS < utcnow().timestamp():
         raise Unauthorized("The token has expired; exchange the access key again.")
     # Read on every request, so a revoked key or disabled department is refused at once.
-    key = session.connection().execute(_KEY_STATE, {"key_id": str(claims["sub"])}).one_or_none()
+    key = session.connection().execute(_KEY_STATE, {"key_id": claims["sub"]}).one_or_none()
     if key is None:
         raise Unauthorized("The token's access key does not exist.")
-    refusal = _refusal(key.revoked_at, key.expires_at, key.disabled_at, utcnow())
+    now = utcnow()
+    refusal = _refusal(key.revoked_at, key.expires_at, key.disabled_at, now)
     if refusal:
         raise Unauthorized(refusal)
+    generation = claims["gen"]
+    if generation != key.generation and not (
+        generation == key.generation - 1 and _in_grace(key.previous_valid_until, now)
+    ):
+        raise Unauthorized("The access key was rotated; exchange the new key for a token.")
     token_scopes = str(claims.get("scope", "")).split()
     return Identity(
         key_id=key.id,

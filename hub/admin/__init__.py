@@ -1,0 +1,1 @@
+"""Administration over HTTP: departments and access keys (``admin`` scope)."""
