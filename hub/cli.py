@@ -145,6 +145,15 @@ def revoke_key_command(key_id: str) -> None:
     click.echo(f"Revoked key {key.id}.", err=True)
 
 
+def _register_groups() -> None:
+    from hub.audit.cli import audit_group
+
+    cli.add_command(audit_group)
+
+
+_register_groups()
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``hub`` console script."""
     try:
