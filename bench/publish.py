@@ -7,6 +7,10 @@ ratio hub/bare is the number that matters; rounds alternate between the two serv
 the machine's drifting load hits both alike, and the medians of the rounds are printed.
 
     .venv/bin/python -m bench.publish [--rounds 5] [--seconds 4] [--backends postgres sqlite]
+
+``--before REV`` also serves the hub as it was at git revision REV (exported from the repository,
+on a database of its own) in the same rounds, and prints the current hub's rate against it:
+how much a change cost, measured on the same machine at the same time.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,10 +91,12 @@ def wait_until_up(port: int, path: str, timeout: float = 30) -> None:
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[None]:
+def server(
+    command: list[str], env: dict[str, str], port: int, probe: str, cwd: Path = ROOT
+) -> Iterator[None]:
     log_path = Path(tempfile.gettempdir()) / f"hub-bench-{port}.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         try:
             wait_until_up(port, probe)
             yield
@@ -138,9 +144,55 @@ def hub_env(url: str, instance: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(env: dict[str, str], *args: str) -> str:
+@dataclass(frozen=True)
+class HubSource:
+    """Where a hub's code comes from: this checkout, or a revision exported to a folder."""
+
+    root: Path
+    label: str
+
+    @property
+    def command(self) -> list[str]:
+        if self.root == ROOT:
+            return [str(BIN / "hub")]
+        # The exported package comes first on PYTHONPATH, ahead of the editable install.
+        return [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())"]
+
+    def environ(self, env: dict[str, str]) -> dict[str, str]:
+        if self.root == ROOT:
+            # Rate limiting stays on (its cost is measured) but high enough never to refuse.
+            return {**env, "HUB_RATE_LIMIT": "1000000/second"}
+        return {**env, "PYTHONPATH": str(self.root)}
+
+
+CURRENT = HubSource(ROOT, "current")
+
+
+@contextmanager
+def exported(revision: str) -> Iterator[HubSource]:
+    """The hub's code at ``revision``, exported with ``git archive`` into a temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="hub-before-"))
+    try:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", revision, "hub", "schemas"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        yield HubSource(folder, revision)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_cli(env: dict[str, str], *args: str, source: HubSource = CURRENT) -> str:
     return subprocess.run(
-        [str(BIN / "hub"), *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
+        [*source.command, *args],
+        env=source.environ(env),
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=source.root,
     ).stdout.strip()
 
 
@@ -207,10 +259,40 @@ def token(port: int, key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
-def start_hub(env: dict[str, str], port: int, gunicorn: list[str]) -> Any:
+def start_hub(
+    env: dict[str, str], port: int, gunicorn: list[str], source: HubSource = CURRENT
+) -> Any:
     # Neither server writes an access log: both are measured doing the same kind of work.
-    command = [str(BIN / "hub"), "serve", "--port", str(port), "--no-access-log", *gunicorn]
-    return server(command, env, port, "/healthz")
+    command = [*source.command, "serve", "--port", str(port), "--no-access-log", *gunicorn]
+    return server(command, source.environ(env), port, "/healthz", cwd=source.root)
+
+
+@contextmanager
+def running_hub(
+    backend: str, gunicorn: list[str], source: HubSource = CURRENT
+) -> Iterator[tuple[int, dict[str, str], str]]:
+    """A hub from ``source`` on a fresh database, with a project published; yields its port,
+    the land department's bearer headers and the database URL."""
+    with database(backend) as db, tempfile.TemporaryDirectory() as instance:
+        env = hub_env(db.url, Path(instance))
+
+        def cli(*args: str) -> str:
+            return run_cli(env, *args, source=source)
+
+        cli("init")
+        cli("departments", "add", "ndrc", "--name", "NDRC", "--publishes", "project")
+        cli("departments", "add", "land", "--name", "Land", "--publishes", "land_parcel")
+        ndrc_key = cli("keys", "create", "--department", "ndrc", "--scope", "records:write")
+        land_key = cli("keys", "create", "--department", "land", "--scope", "records:write")
+        port = free_port()
+        with start_hub(env, port, gunicorn, source):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            project_path = f"/api/v1/records/project/{PROJECT_CODE}"
+            status, body = request_json(
+                connection, "PUT", project_path, PROJECT, token(port, ndrc_key)
+            )
+            assert status in (200, 201), body
+            yield port, token(port, land_key), db.url
 
 
 def start_bare(env: dict[str, str], port: int, gunicorn: list[str]) -> Any:
@@ -219,45 +301,41 @@ def start_bare(env: dict[str, str], port: int, gunicorn: list[str]) -> Any:
     return server(command, env, port, "/nothing")
 
 
-def bench_backend(backend: str, options: argparse.Namespace, pool: Any) -> dict[str, list[float]]:
-    """Rounds of hub then bare, per measurement kind; each round's figures in a list."""
+def bench_backend(
+    backend: str, options: argparse.Namespace, pool: Any, before: HubSource | None
+) -> dict[str, list[float]]:
+    """Alternating rounds of each server, per measurement kind; each round's figures in a list."""
     gunicorn = ["--workers", str(options.workers), "--threads", str(options.threads)]
     figures: dict[str, list[float]] = {}
-    with database(backend) as db, tempfile.TemporaryDirectory() as instance:
-        env = hub_env(db.url, Path(instance))
-        run_cli(env, "init")
-        run_cli(env, "departments", "add", "ndrc", "--name", "NDRC", "--publishes", "project")
-        run_cli(env, "departments", "add", "land", "--name", "Land", "--publishes", "land_parcel")
-        ndrc_key = run_cli(
-            env, "keys", "create", "--department", "ndrc", "--scope", "records:write"
+    with ExitStack() as stack:
+        hub_port, hub_headers, url = stack.enter_context(running_hub(backend, gunicorn))
+        create_schema(url)
+        bare_port = free_port()
+        stack.enter_context(
+            start_bare({**os.environ, "BARE_DATABASE_URL": url}, bare_port, gunicorn)
         )
-        land_key = run_cli(
-            env, "keys", "create", "--department", "land", "--scope", "records:write"
-        )
-        create_schema(db.url)
-        hub_port, bare_port = free_port(), free_port()
-        bare_env = {**env, "BARE_DATABASE_URL": db.url}
-        with start_hub(env, hub_port, gunicorn), start_bare(bare_env, bare_port, gunicorn):
-            connection = http.client.HTTPConnection("127.0.0.1", hub_port, timeout=10)
-            project_path = f"/api/v1/records/project/{PROJECT_CODE}"
-            status, body = request_json(
-                connection, "PUT", project_path, PROJECT, token(hub_port, ndrc_key)
+        servers = {"hub": (hub_port, hub_headers), "bare": (bare_port, {})}
+        if before is not None:
+            before_port, before_headers, _ = stack.enter_context(
+                running_hub(backend, gunicorn, before)
             )
-            assert status in (200, 201), body
-            headers = token(hub_port, land_key)
-            measure(pool, hub_port, "single", headers, 1, 1)  # warm-up
-            measure(pool, bare_port, "single", {}, 1, 1)
-            for kind in options.kinds:
-                batch = options.batch if kind == "batch" else 1
-                # Alternate short rounds so that drift in the machine's load hits both alike.
-                for _ in range(options.rounds):
-                    figures.setdefault(f"hub_{kind}", []).append(
-                        measure(pool, hub_port, kind, headers, options.seconds, batch)
-                    )
-                    figures.setdefault(f"bare_{kind}", []).append(
-                        measure(pool, bare_port, kind, {}, options.seconds, batch)
+            servers["before"] = (before_port, before_headers)
+        for port, headers in servers.values():
+            measure(pool, port, "single", headers, 1, 1)  # warm-up
+        for kind in options.kinds:
+            batch = options.batch if kind == "batch" else 1
+            # Alternate short rounds so that drift in the machine's load hits all alike.
+            for _ in range(options.rounds):
+                for name, (port, headers) in servers.items():
+                    figures.setdefault(f"{name}_{kind}", []).append(
+                        measure(pool, port, kind, headers, options.seconds, batch)
                     )
     return figures
+
+
+def _median_ratio(numerators: list[float], denominators: list[float]) -> tuple[float, list[float]]:
+    ratios = [n / d for n, d in zip(numerators, denominators, strict=True)]
+    return statistics.median(ratios), ratios
 
 
 def main() -> None:
@@ -270,25 +348,38 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"])
     parser.add_argument("--kinds", nargs="+", default=["single", "batch"])
+    parser.add_argument(
+        "--before", metavar="REV", help="Also measure the hub at this git revision (hub/before)."
+    )
     options = parser.parse_args()
     print(
         f"{options.clients} client processes; gunicorn {options.workers} workers x "
         f"{options.threads} threads; {options.rounds} alternating rounds of "
         f"{options.seconds:g}s; batches of {options.batch}"
     )
-    print(f"{'database':<10} {'measure':<22} {'hub/s':>9} {'bare/s':>9} {'hub/bare':>9}  rounds")
-    with multiprocessing.Pool(options.clients) as pool:
+    header = f"{'database':<10} {'measure':<22} {'hub/s':>9} {'bare/s':>9} {'hub/bare':>9}"
+    if options.before:
+        header += f" {'before/s':>9} {'hub/before':>10}"
+    print(header + "  rounds (hub/bare)")
+    with ExitStack() as stack, multiprocessing.Pool(options.clients) as pool:
+        before = stack.enter_context(exported(options.before)) if options.before else None
         for backend in options.backends:
-            figures = bench_backend(backend, options, pool)
+            figures = bench_backend(backend, options, pool, before)
             for kind in options.kinds:
                 hub, bare = figures[f"hub_{kind}"], figures[f"bare_{kind}"]
-                ratios = [h / b for h, b in zip(hub, bare, strict=True)]
-                print(
+                ratio, ratios = _median_ratio(hub, bare)
+                line = (
                     f"{backend:<10} {LABELS[kind]:<22} {statistics.median(hub):>9.0f} "
-                    f"{statistics.median(bare):>9.0f} {statistics.median(ratios):>9.2f}  "
-                    + " ".join(f"{r:.2f}" for r in ratios)
+                    f"{statistics.median(bare):>9.0f} {ratio:>9.2f}"
                 )
+                if before is not None:
+                    previous = figures[f"before_{kind}"]
+                    line += f" {statistics.median(previous):>9.0f}"
+                    line += f" {_median_ratio(hub, previous)[0]:>10.2f}"
+                print(line + "  " + " ".join(f"{r:.2f}" for r in ratios))
     print("medians; target: hub/bare >= 0.50 for single-record PUT on postgres")
+    if options.before:
+        print(f"hub/before: the current hub against {options.before}, round by round")
 
 
 if __name__ == "__main__":

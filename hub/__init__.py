@@ -9,9 +9,11 @@ from typing import Any
 
 from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub import errors
+from hub import errors, ratelimit
 from hub import http as hub_http
+from hub.audit import trail as audit_trail
 from hub.config import load_settings
 from hub.extensions import api, db
 
@@ -52,6 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_settings(Path(app.instance_path), config))
     app.config.from_mapping(API_SETTINGS)
 
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     api.init_app(
         app,
@@ -62,6 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     errors.init_app(app)
     hub_http.init_app(app)
+    ratelimit.init_app(app)
+    audit_trail.init_app(app)
     _register_blueprints(app)
     app.after_request(_finish_unit_of_work)
     return app
@@ -82,9 +89,17 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _finish_unit_of_work(response: Response) -> Response:
-    """Commit the request's unit of work once, after a successful response."""
+    """Audit the request and commit its unit of work once, after a successful response."""
+    pending = audit_trail.pending_entry(response)
     try:
-        return db.finish_request(response)
+        if pending is not None and pending.with_change:
+            audit_trail.record_in(db.session, pending.entry)
+        response = db.finish_request(response)
+        if pending is not None and not pending.with_change:
+            audit_trail.record_apart(pending)
     except SQLAlchemyError as exc:
         db.rollback()
         return errors.problem_for_database_error(exc)
+    if pending is not None:
+        audit_trail.seal_if_due()
+    return response

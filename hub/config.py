@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_STORAGE": "memory://",
     # days an owning department has to decide a grant request
     "GRANT_RESPONSE_DAYS": 15,
+    # proxies in front of the hub whose X-Forwarded-For/-Proto to trust (0: none); the
+    # client's address feeds the audit log and the token-exchange rate limit
+    "TRUSTED_PROXIES": 0,
     # seconds between a process's sealing rounds of the audit chain
     "AUDIT_SEAL_INTERVAL": 1.0,
     "TESTING": False,
@@ -154,7 +157,12 @@ def _validate(settings: dict[str, Any]) -> None:
     ):
         if settings[name] <= 0:
             raise ConfigError(f"{name} must be positive")
-    for name in ("SQLITE_BUSY_TIMEOUT", "KEY_ROTATION_GRACE", "AUDIT_SEAL_INTERVAL"):
+    for name in (
+        "SQLITE_BUSY_TIMEOUT",
+        "KEY_ROTATION_GRACE",
+        "AUDIT_SEAL_INTERVAL",
+        "TRUSTED_PROXIES",
+    ):
         if settings[name] < 0:
             raise ConfigError(f"{name} must not be negative")
     _validate_rate_limits(settings)

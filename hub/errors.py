@@ -80,6 +80,13 @@ class Unprocessable(HubError):
     status, slug = 422, "validation-error"
 
 
+class TooManyRequests(HubError):
+    status, slug = 429, "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(HubError):
     status, slug = 503, "unavailable"
 

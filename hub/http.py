@@ -12,6 +12,7 @@ from flask.sessions import SessionInterface
 
 from hub.auth.identity import current_identity
 from hub.errors import BadRequest, UnsupportedMediaType
+from hub.extensions import db
 from hub.sharing.service import ReaderView, reader_view
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -110,10 +111,11 @@ def _refuse_constant(name: str) -> Any:
 
 
 def reader() -> ReaderView:
-    """What the current caller may see, computed once per request."""
+    """What the current caller may see, set up once per request (its grants read lazily)."""
     view: ReaderView | None = g.get("reader")
     if view is None:
-        view = g.reader = reader_view(current_identity())
+        identity = current_identity()
+        view = g.reader = reader_view(db.session, identity.department_id, identity.publishes)
     return view
 
 

@@ -251,6 +251,11 @@ class RecordType:
         """Names of the fields of one sharing class."""
         return self._fields_by_class[level]
 
+    @cached_property
+    def protected_fields(self) -> frozenset[str]:
+        """The ``conditional`` and ``restricted`` fields: those not every reader sees."""
+        return self.fields_of_class("conditional") | self.fields_of_class("restricted")
+
     def canonical(self, data: Any, key: str) -> dict[str, Any]:
         """Validate a record body for ``key`` and return its canonical stored form.
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from hub import create_app
+from hub.audit.service import GENESIS_HASH
 from hub.auth import service as auth
+from hub.cli import main
 from hub.db import Base, build_engine, normalise_database_url
 from hub.extensions import db
 from hub.migrate import upgrade
@@ -36,6 +39,8 @@ STANDARD_DEPARTMENTS = {
     "audit": [],
 }
 READ_WRITE = ["records:read", "records:write", "events:read"]
+# seeded by the migrations; reset rather than emptied between tests
+SINGLE_ROW_TABLES = frozenset({"event_counter", "audit_head"})
 
 
 def _postgres_url_with_schema(base_url: str, schema: str) -> str:
@@ -81,11 +86,17 @@ def database_url(database_template: str, tmp_path: Path) -> str:
         return f"sqlite:///{target}"
     engine = build_engine(database_template, pool_size=1, echo=False, busy_timeout=5)
     tables = ", ".join(
-        f'"{table.name}"' for table in Base.metadata.sorted_tables if table.name != "event_counter"
+        f'"{table.name}"'
+        for table in Base.metadata.sorted_tables
+        if table.name not in SINGLE_ROW_TABLES
     )
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         connection.execute(text("UPDATE event_counter SET last_sequence = 0"))
+        connection.execute(
+            text("UPDATE audit_head SET last_seq = 0, last_hash = :genesis"),
+            {"genesis": GENESIS_HASH},
+        )
     engine.dispose()
     return database_template
 
@@ -201,3 +212,33 @@ def project(publish: Callable[..., Any]) -> str:
     response = publish("project", PROJECT_CODE, project_data())
     assert response.status_code == 201, response.json
     return PROJECT_CODE
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of one ``hub`` command."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def hub(
+    app: Flask, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Run]:
+    """Run ``hub ARGS...`` through the console script's entry point, against the test app."""
+    monkeypatch.setattr("hub.cli._create_app", lambda: app)
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

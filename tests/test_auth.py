@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -16,8 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from hub import create_app
 from hub.auth import service as auth
 from hub.auth.models import AccessKey
+from hub.config import ConfigError
 from hub.db import Base, utcnow
 from hub.extensions import db
 from tests.conftest import TEST_SECRET
@@ -25,7 +28,14 @@ from tests.factories import PROJECT_CODE, parcel_data, project_data
 
 TOKEN_URL = "/api/v1/auth/token"
 PUBLIC_ENDPOINTS = {"auth.token", "ops.healthz", "ops.readyz", "api-docs.openapi_json", "static"}
-PATH_VALUES = {"type_name": "project", "key": "K-1", "project_code": PROJECT_CODE}
+PATH_VALUES = {
+    "type_name": "project",
+    "key": "K-1",
+    "project_code": PROJECT_CODE,
+    "grant_id": 1,
+    "key_id": "0123456789ab",
+    "department_id": "land",
+}
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
@@ -210,7 +220,7 @@ def protected_requests(app: Flask) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        values = {argument: PATH_VALUES.get(argument, "x") for argument in rule.arguments}
+        values = {argument: PATH_VALUES[argument] for argument in rule.arguments}
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             requests.append((method, urls.build(rule.endpoint, values, method=method)))
     return requests
@@ -275,6 +285,15 @@ def _resigned(**changes: Any) -> Callable[[str], str]:
     return make
 
 
+def _signed_raw(
+    header: dict[str, Any], claims: dict[str, Any], digest: Any = hashlib.sha256
+) -> str:
+    """A token signed with the hub's secret, its header written by hand (past PyJWT's checks)."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(TEST_SECRET.encode(), signing_input.encode(), digest).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
 def _expired(token: str) -> str:
     now = int(time.time())
     return _resigned(iat=now - 7200, exp=now - 3600)(token)
@@ -297,6 +316,17 @@ BAD_TOKENS: dict[str, Callable[[str], str]] = {
     "one-segment": lambda token: "garbage",
     "bad-base64": lambda token: "!!!.@@@.###",
     "access-key-as-token": lambda token: "hubk_000000000000_abcdefghijklmnopqrstuvwxyz",
+    "missing-generation": _resigned(gen=None),
+    "generation-not-a-number": _resigned(gen="1"),
+    "generation-from-the-future": _resigned(gen=2),
+    "no-kid": lambda token: sign(claims_of(token), headers={}),
+    "kid-of-another-secret": lambda token: sign(
+        claims_of(token), headers={"kid": kid_of("another-secret-" + "y" * 32)}
+    ),
+    "kid-not-a-string": lambda token: _signed_raw({"alg": "HS256", "kid": 7}, claims_of(token)),
+    "algorithm-hs512": lambda token: _signed_raw(
+        {"alg": "HS512", "kid": kid_of(TEST_SECRET)}, claims_of(token), hashlib.sha512
+    ),
 }
 
 
@@ -477,3 +507,68 @@ def test_the_secret_is_stored_only_as_a_hash(
                     assert secret_part not in text, table.name
         key_rows = connection.execute(AccessKey.__table__.select()).all()
     assert len(key_rows) == 1
+
+
+# Rotating the signing secret
+
+
+RETIRED_SECRET = "retired-secret-" + "r" * 32
+
+
+def test_tokens_name_the_signing_secret_by_kid(land_token: str) -> None:
+    assert jwt.get_unverified_header(land_token)["kid"] == kid_of(TEST_SECRET)
+
+
+def test_tokens_signed_with_a_retired_secret_work_while_it_is_listed(
+    settings: dict[str, Any], land_token: str
+) -> None:
+    claims = claims_of(land_token)
+    old_token = sign(claims, RETIRED_SECRET)
+    rotated = create_app({**settings, "PREVIOUS_SECRET_KEYS": [RETIRED_SECRET]})
+    try:
+        response = rotated.test_client().get("/api/v1/types", headers=bearer(old_token))
+        assert response.status_code == 200, response.json
+    finally:
+        db.dispose(rotated)
+    # ... and are refused once the retired secret is dropped from the list.
+    dropped = create_app(settings)
+    try:
+        assert_unauthorized(dropped.test_client().get("/api/v1/types", headers=bearer(old_token)))
+    finally:
+        db.dispose(dropped)
+
+
+def test_the_current_secret_cannot_also_be_listed_as_retired(settings: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="PREVIOUS_SECRET_KEYS"):
+        create_app({**settings, "PREVIOUS_SECRET_KEYS": [TEST_SECRET]})
+
+
+# Every process sees a revocation on its next request
+
+
+def test_a_key_revoked_through_one_process_is_refused_by_another_at_once(
+    app: Flask, settings: dict[str, Any], land_token: str
+) -> None:
+    other_process = create_app(settings)  # a second hub process on the same database
+    try:
+        other = other_process.test_client()
+        assert other.get("/api/v1/types", headers=bearer(land_token)).status_code == 200
+        with app.app_context(), db.unit_of_work() as session:
+            auth.revoke_key(session, claims_of(land_token)["sub"])
+        assert_unauthorized(other.get("/api/v1/types", headers=bearer(land_token)))
+    finally:
+        db.dispose(other_process)
+
+
+def test_a_department_disabled_through_one_process_is_refused_by_another_at_once(
+    app: Flask, settings: dict[str, Any], land_token: str
+) -> None:
+    other_process = create_app(settings)
+    try:
+        other = other_process.test_client()
+        with app.app_context(), db.unit_of_work() as session:
+            auth.update_department(session, "land", disabled=True)
+        body = assert_unauthorized(other.get("/api/v1/types", headers=bearer(land_token)))
+        assert "disabled" in body["detail"]
+    finally:
+        db.dispose(other_process)

@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +24,16 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from hub import create_app
-from hub.cli import main
+from hub.audit.models import AuditEntry
 from hub.extensions import db
+from tests.conftest import Run
+from tests.factories import PROJECT_CODE, parcel_data, project_data
 
 HUB_SCRIPT = Path(sys.executable).parent / "hub"
 DEMO_DEPARTMENTS = {"ndrc", "land", "finance", "approval"}
-
-
-@dataclass(frozen=True)
-class Run:
-    """The outcome of one ``hub`` command."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def hub(
-    app: Flask, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Run]:
-    """Run ``hub ARGS...`` through the console script's entry point, against the test app."""
-    monkeypatch.setattr("hub.cli._create_app", lambda: app)
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 @pytest.fixture
@@ -289,6 +261,366 @@ def test_keys_create_refuses_bad_options(
     assert "Traceback" not in run.stderr
     assert "hubk_" not in run.stdout
     assert hub("keys", "list").stdout == ""
+
+
+# Changing departments and keys, and the audit entries of every change
+
+
+def audit_entries(app: Flask, action: str | None = None) -> list[AuditEntry]:
+    """The audit log's entries (of one action), oldest first."""
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    with app.app_context():
+        return list(db.session.scalars(query))
+
+
+def assert_cli_entry(entry: AuditEntry, action: str, target: str) -> None:
+    """Assert an audit entry of a successful CLI change."""
+    assert entry.action == action
+    assert entry.target == target
+    assert entry.outcome == 200
+    assert entry.actor.startswith("cli:")
+    assert entry.department_id is None
+    assert entry.key_id is None
+
+
+def create_key(hub: Callable[..., Run], department: str = "land", *options: str) -> str:
+    """Create a records:read key through the CLI; returns its secret."""
+    run = hub("keys", "create", "--department", department, "--scope", "records:read", *options)
+    assert run.exit_code == 0, run.stderr
+    return run.stdout.strip()
+
+
+def key_id_of(secret: str) -> str:
+    return secret.split("_")[1]  # hubk_<id>_<secret>
+
+
+def bearer_of(client: FlaskClient, secret: str) -> dict[str, str]:
+    response = exchange(client, secret)
+    assert response.status_code == 200, response.json
+    return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+def read_status(client: FlaskClient, bearer: dict[str, str]) -> int:
+    return client.get("/api/v1/records/land_parcel", headers=bearer).status_code
+
+
+def key_line(hub: Callable[..., Run], key_id: str) -> str:
+    [line] = [line for line in hub("keys", "list").stdout.splitlines() if key_id in line]
+    return line
+
+
+def test_adding_a_department_is_audited(app: Flask, land: str) -> None:
+    [entry] = audit_entries(app, "department.create")
+    assert_cli_entry(entry, "department.create", "department/land")
+    assert entry.details == {"name": "Land Bureau", "publishes": ["land_parcel"]}
+
+
+def test_departments_update_renames_and_replaces_the_types_and_is_audited(
+    app: Flask, hub: Callable[..., Run], land: str
+) -> None:
+    run = hub(
+        "departments",
+        "update",
+        "land",
+        "--name",
+        "Land and Resources",
+        "--publishes",
+        "permit",
+        "--publishes",
+        "land_parcel",
+    )
+    assert run.exit_code == 0, run.stderr
+    [line] = hub("departments", "list").stdout.splitlines()
+    assert line.split("\t") == ["land", "active", "land_parcel,permit", "Land and Resources"]
+    [entry] = audit_entries(app, "department.update")
+    assert_cli_entry(entry, "department.update", "department/land")
+    assert entry.details == {"name": "Land and Resources", "publishes": ["land_parcel", "permit"]}
+
+
+def test_departments_update_no_publishes_takes_every_type_away(
+    app: Flask, hub: Callable[..., Run], land: str
+) -> None:
+    run = hub("departments", "update", "land", "--no-publishes")
+    assert run.exit_code == 0, run.stderr
+    [line] = hub("departments", "list").stdout.splitlines()
+    assert line.split("\t")[:3] == ["land", "active", "-"]
+    [entry] = audit_entries(app, "department.update")
+    assert entry.details == {"publishes": []}
+
+
+def test_taking_a_type_away_refuses_the_next_put_with_the_existing_token(
+    hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    secret = create_key(hub, "land", "--scope", "records:write")
+    bearer = bearer_of(client, secret)
+    assert (
+        hub("departments", "add", "ndrc", "--name", "NDRC", "--publishes", "project").exit_code == 0
+    )
+    ndrc = bearer_of(client, create_key(hub, "ndrc", "--scope", "records:write"))
+    url = "/api/v1/records"
+    assert (
+        client.put(f"{url}/project/{PROJECT_CODE}", json=project_data(), headers=ndrc).status_code
+        == 201
+    )
+    assert (
+        client.put(f"{url}/land_parcel/L-1", json=parcel_data(), headers=bearer).status_code == 201
+    )
+
+    assert hub("departments", "update", "land", "--no-publishes").exit_code == 0
+    refused = client.put(f"{url}/land_parcel/L-1", json=parcel_data(area_mu=1), headers=bearer)
+    assert refused.status_code == 403
+    assert refused.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        pytest.param(["--publishes", "permit", "--no-publishes"], "--no-publishes", id="both"),
+        pytest.param([], "Nothing to change", id="nothing"),
+        pytest.param(["--publishes", "no_such_type"], "no_such_type", id="unknown-type"),
+    ],
+)
+def test_departments_update_refuses_bad_options_and_changes_nothing(
+    app: Flask, hub: Callable[..., Run], land: str, options: list[str], named: str
+) -> None:
+    before = hub("departments", "list").stdout
+    run = hub("departments", "update", "land", *options)
+    assert run.exit_code != 0
+    assert named in run.stderr
+    assert "Traceback" not in run.stderr
+    assert hub("departments", "list").stdout == before
+    assert audit_entries(app, "department.update") == []
+
+
+@pytest.mark.parametrize("command", ["update", "disable", "enable"])
+def test_changing_an_unknown_department_fails_naming_it(
+    app: Flask, hub: Callable[..., Run], command: str
+) -> None:
+    options = ["--name", "Water"] if command == "update" else []
+    run = hub("departments", command, "water", *options)
+    assert run.exit_code != 0
+    assert "water" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert audit_entries(app, "department.update") == []
+
+
+def test_disabling_a_department_refuses_its_tokens_until_it_is_enabled(
+    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    secret = create_key(hub)
+    bearer = bearer_of(client, secret)
+    assert read_status(client, bearer) == 200
+
+    disabled = hub("departments", "disable", "land")
+    assert disabled.exit_code == 0, disabled.stderr
+    assert read_status(client, bearer) == 401
+    assert exchange(client, secret).status_code == 401
+    assert hub("departments", "list").stdout.split("\t")[1] == "disabled"
+    assert "\tdisabled\t" in key_line(hub, key_id_of(secret))
+
+    enabled = hub("departments", "enable", "land")
+    assert enabled.exit_code == 0, enabled.stderr
+    assert read_status(client, bearer) == 200
+    assert "\tactive\t" in key_line(hub, key_id_of(secret))
+
+    entries = audit_entries(app, "department.update")
+    assert [entry.details for entry in entries] == [{"disabled": True}, {"disabled": False}]
+    for entry in entries:
+        assert_cli_entry(entry, "department.update", "department/land")
+
+
+def test_creating_a_key_is_audited_without_its_secret(
+    app: Flask, hub: Callable[..., Run], land: str
+) -> None:
+    secret = create_key(hub, "land", "--name", "sync", "--expires-in", "30")
+    [entry] = audit_entries(app, "key.create")
+    assert_cli_entry(entry, "key.create", f"key/{key_id_of(secret)}")
+    assert entry.details["department"] == "land"
+    assert entry.details["scopes"] == ["records:read"]
+    assert entry.details["name"] == "sync"
+    assert entry.details["expires_at"] is not None
+    assert secret.split("_", 2)[2] not in json.dumps(entry.details)
+
+
+def test_keys_rotate_prints_the_new_secret_alone_and_both_work_during_the_grace(
+    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    old = create_key(hub)
+    old_bearer = bearer_of(client, old)
+
+    run = hub("keys", "rotate", key_id_of(old))
+    assert run.exit_code == 0, run.stderr
+    [new] = run.stdout.splitlines()
+    assert new.startswith(f"hubk_{key_id_of(old)}_")
+    assert new != old
+    assert new not in run.stderr
+
+    assert read_status(client, old_bearer) == 200
+    assert read_status(client, bearer_of(client, old)) == 200
+    assert read_status(client, bearer_of(client, new)) == 200
+    assert "generation 2" in key_line(hub, key_id_of(old))
+    [entry] = audit_entries(app, "key.rotate")
+    assert_cli_entry(entry, "key.rotate", f"key/{key_id_of(old)}")
+    assert entry.details["generation"] == 2
+    assert entry.details["grace_seconds"] == app.config["KEY_ROTATION_GRACE"]
+    assert new.split("_", 2)[2] not in json.dumps(entry.details)
+
+
+def test_keys_rotate_with_no_grace_ends_the_old_secret_and_its_tokens_at_once(
+    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    old = create_key(hub)
+    old_bearer = bearer_of(client, old)
+    run = hub("keys", "rotate", key_id_of(old), "--grace", "0")
+    assert run.exit_code == 0, run.stderr
+    new = run.stdout.strip()
+
+    assert read_status(client, old_bearer) == 401
+    assert exchange(client, old).status_code == 401
+    assert read_status(client, bearer_of(client, new)) == 200
+    [entry] = audit_entries(app, "key.rotate")
+    assert entry.details["grace_seconds"] == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        pytest.param(["000000000000"], "000000000000", id="unknown-key"),
+        pytest.param(["KEY", "--grace", "-1"], "--grace", id="negative-grace"),
+        pytest.param(["KEY", "--grace", "soon"], "--grace", id="grace-not-a-number"),
+    ],
+)
+def test_keys_rotate_refuses_bad_arguments_and_rotates_nothing(
+    app: Flask,
+    hub: Callable[..., Run],
+    client: FlaskClient,
+    land: str,
+    arguments: list[str],
+    named: str,
+) -> None:
+    secret = create_key(hub)
+    arguments = [key_id_of(secret) if a == "KEY" else a for a in arguments]
+    run = hub("keys", "rotate", *arguments)
+    assert run.exit_code != 0
+    assert named in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "hubk_" not in run.stdout
+    assert exchange(client, secret).status_code == 200
+    assert audit_entries(app, "key.rotate") == []
+
+
+def test_a_revoked_key_cannot_be_rotated(hub: Callable[..., Run], land: str) -> None:
+    secret = create_key(hub)
+    assert hub("keys", "revoke", key_id_of(secret)).exit_code == 0
+    run = hub("keys", "rotate", key_id_of(secret))
+    assert run.exit_code != 0
+    assert "revoked" in run.stderr
+    assert "hubk_" not in run.stdout
+
+
+def test_revoking_a_key_is_audited(app: Flask, hub: Callable[..., Run], land: str) -> None:
+    secret = create_key(hub)
+    assert hub("keys", "revoke", key_id_of(secret)).exit_code == 0
+    [entry] = audit_entries(app, "key.revoke")
+    assert_cli_entry(entry, "key.revoke", f"key/{key_id_of(secret)}")
+    assert entry.details["revoked_at"] is not None
+
+
+def test_keys_expire_now_refuses_the_key_and_its_tokens_and_never_restores_them(
+    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    secret = create_key(hub)
+    key_id = key_id_of(secret)
+    bearer = bearer_of(client, secret)
+
+    expired = hub("keys", "expire", key_id, "--now")
+    assert expired.exit_code == 0, expired.stderr
+    assert read_status(client, bearer) == 401
+    assert exchange(client, secret).status_code == 401
+    assert "\texpired\t" in key_line(hub, key_id)
+
+    cleared = hub("keys", "expire", key_id, "--never")
+    assert cleared.exit_code == 0, cleared.stderr
+    assert read_status(client, bearer) == 200
+    assert "expires never" in key_line(hub, key_id)
+
+    entries = audit_entries(app, "key.expire")
+    assert len(entries) == 2
+    for entry in entries:
+        assert_cli_entry(entry, "key.expire", f"key/{key_id}")
+    assert entries[0].details["expires_at"] is not None
+    assert entries[1].details == {"expires_at": None}
+
+
+def test_keys_expire_at_a_future_moment_keeps_the_key_working_until_then(
+    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    secret = create_key(hub)
+    run = hub("keys", "expire", key_id_of(secret), "--at", "2999-06-01T08:00:00+08:00")
+    assert run.exit_code == 0, run.stderr
+    line = key_line(hub, key_id_of(secret))
+    assert "expires 2999-06-01T00:00:00+00:00" in line
+    assert "\tactive\t" in line
+    assert exchange(client, secret).status_code == 200
+    [entry] = audit_entries(app, "key.expire")
+    assert entry.details == {"expires_at": "2999-06-01T00:00:00+00:00"}
+
+
+def test_keys_expire_at_a_past_moment_ends_the_key_now(
+    hub: Callable[..., Run], client: FlaskClient, land: str
+) -> None:
+    secret = create_key(hub)
+    run = hub("keys", "expire", key_id_of(secret), "--at", "2001-01-01T00:00:00Z")
+    assert run.exit_code == 0, run.stderr
+    assert exchange(client, secret).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        pytest.param([], "--at", id="none"),
+        pytest.param(["--now", "--never"], "--never", id="now-and-never"),
+        pytest.param(["--now", "--at", "2999-01-01T00:00:00Z"], "--at", id="now-and-at"),
+        pytest.param(["--at", "2999-01-01T00:00:00"], "offset", id="no-offset"),
+        pytest.param(["--at", "tomorrow"], "tomorrow", id="not-a-date"),
+    ],
+)
+def test_keys_expire_refuses_bad_options_and_changes_nothing(
+    app: Flask, hub: Callable[..., Run], land: str, options: list[str], named: str
+) -> None:
+    secret = create_key(hub)
+    run = hub("keys", "expire", key_id_of(secret), *options)
+    assert run.exit_code != 0
+    assert named in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "expires never" in key_line(hub, key_id_of(secret))
+    assert audit_entries(app, "key.expire") == []
+
+
+def test_expiring_an_unknown_or_revoked_key_fails(
+    app: Flask, hub: Callable[..., Run], land: str
+) -> None:
+    unknown = hub("keys", "expire", "000000000000", "--now")
+    assert unknown.exit_code != 0
+    assert "000000000000" in unknown.stderr
+    secret = create_key(hub)
+    hub("keys", "revoke", key_id_of(secret))
+    revoked = hub("keys", "expire", key_id_of(secret), "--never")
+    assert revoked.exit_code != 0
+    assert "revoked" in revoked.stderr
+    assert "Traceback" not in unknown.stderr + revoked.stderr
+    assert audit_entries(app, "key.expire") == []
+
+
+def test_a_failed_command_leaves_no_audit_entry(
+    app: Flask, hub: Callable[..., Run], land: str
+) -> None:
+    assert hub("departments", "add", "land", "--name", "Again").exit_code != 0
+    assert hub("keys", "create", "--department", "water", "--scope", "records:read").exit_code != 0
+    assert hub("keys", "revoke", "000000000000").exit_code != 0
+    assert [entry.action for entry in audit_entries(app)] == ["department.create"]
 
 
 # hub init and configuration, in a subprocess as an operator runs them

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Blueprint
 
+from hub import ratelimit
 from hub.auth import service
 from hub.auth.identity import bearer_credential
 from hub.auth.schemas import TokenOutSchema
@@ -20,6 +21,8 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Access
 @blp.response(200, TokenOutSchema)
 def token() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Exchange ``Authorization: Bearer <access key>`` for a JWT."""
+    # Every attempt counts, failed or not, before the key is looked at: guessing is slowed.
+    ratelimit.limiter.check_address(request.remote_addr or "unknown")
     key, generation = service.authenticate_key(db.session, bearer_credential())
     access_token, expires_in = service.issue_token(key, current_app.config, generation)
     body = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}

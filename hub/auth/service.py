@@ -363,3 +363,14 @@ def identity_from_token(session: Session, token: str, settings: Mapping[str, Any
         scopes=frozenset(token_scopes) & frozenset(key.scopes),
         publishes=frozenset(key.publishes),
     )
+
+
+def key_state(key: AccessKey, now: datetime) -> str:
+    """A key's state for administrators: active, revoked, expired, or disabled (its department)."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    if key.department.disabled_at is not None:
+        return "disabled"
+    return "active"

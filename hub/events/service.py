@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.audit.trail import note_disclosure
 from hub.events.models import EventCounter
 from hub.records.models import RecordVersion
 from hub.sharing.service import ReaderView
@@ -130,6 +131,7 @@ def cloud_event(
     """Render one change as a structured CloudEvent 1.0, its record filtered for ``reader``."""
     record_type = registry()[version.record_type]
     record, withheld = reader.visible(record_type, record_type.present(version.data, today))
+    note_disclosure(record_type, version.record_key, record)
     return {
         "specversion": "1.0",
         "id": event_id(version),

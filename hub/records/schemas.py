@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
+from hub.audit.trail import note_disclosure
 from hub.records.models import Record, RecordState, RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
@@ -180,6 +181,7 @@ def envelope(record: Record | RecordState, reader: ReaderView, today: date) -> d
     """A record's envelope with its data filtered for ``reader``."""
     record_type = registry()[record.type]
     data, withheld = reader.visible(record_type, record_type.present(record.data, today))
+    note_disclosure(record_type, record.key, data)
     return {
         "type": record.type,
         "key": record.key,
@@ -200,6 +202,7 @@ def version_envelope(
     """One historical version, its data filtered for ``reader``."""
     record_type = registry()[record.type]
     data, withheld = reader.visible(record_type, record_type.present(version.data, today))
+    note_disclosure(record_type, record.key, data)
     return {
         "type": record.type,
         "key": record.key,

@@ -1,33 +1,55 @@
-"""What a reader may see of a record, by the sharing class of each field.
+"""What a reader may see of a record, by the sharing class of each field and the reader's grants.
 
-``open`` fields reach every reader; ``conditional`` and ``restricted`` fields reach only the
-departments that may publish the type. Every path data leaves by (reads, lists, history,
-dossier, feed) goes through :meth:`ReaderView.visible`, so a leak cannot hide in one of them.
+``open`` fields reach every reader. ``restricted`` fields reach only the departments that may
+publish the type. ``conditional`` fields reach those departments and the holders of an active
+grant from one of them: approved, not yet expired, not revoked, from a department that still may
+publish the type. A grant that names fields opens only those; one that names none opens all the
+type's conditional fields.
+
+Every path data leaves by (reads, lists, history, dossier, feed) goes through
+:meth:`ReaderView.visible`, so a leak cannot hide in one of them. Expiry needs no job: a reader's
+grants are read with the current time, once per view, and only when a record type with
+conditional fields is first shown to a department that does not publish it.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from hub.auth.identity import Identity
-from schemas import RecordType
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.auth.models import Department
+from hub.db import utcnow
+from hub.grants.models import Grant
+from schemas import RecordType, registry
+
+# The conditional fields each record type's grants open to a reader, by type name.
+GrantedFields = Mapping[str, frozenset[str]]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ReaderView:
-    """One reader's rights to see fields, computed once per unit of work."""
+    """One reader's rights to see fields, for one unit of work.
+
+    ``load_grants`` is called at most once, the first time the reader's grants matter.
+    """
 
     department_id: str
     publishes: frozenset[str]
+    load_grants: Callable[[], GrantedFields] = field(repr=False)
+    _granted: GrantedFields | None = field(default=None, init=False, repr=False)
+    _withheld: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def withheld_fields(self, record_type: RecordType) -> list[str]:
         """Fields of ``record_type`` this reader may not see, sorted."""
-        if record_type.name in self.publishes:
-            return []
-        return list(_protected_fields(record_type))
+        withheld = self._withheld.get(record_type.name)
+        if withheld is None:
+            withheld = self._withheld[record_type.name] = self._withheld_of(record_type)
+        return list(withheld)
 
     def visible(
         self, record_type: RecordType, data: Mapping[str, Any]
@@ -39,16 +61,51 @@ class ReaderView:
         hidden = set(withheld)
         return {name: value for name, value in data.items() if name not in hidden}, withheld
 
+    def _withheld_of(self, record_type: RecordType) -> tuple[str, ...]:
+        if record_type.name in self.publishes:
+            return ()
+        conditional = record_type.fields_of_class("conditional")
+        if conditional:
+            conditional = conditional - self._grants().get(record_type.name, frozenset())
+        return tuple(sorted(record_type.fields_of_class("restricted") | conditional))
 
-@functools.cache
-def _protected_fields(record_type: RecordType) -> tuple[str, ...]:
-    """The fields of ``record_type`` that only its publishers see, sorted."""
-    protected = record_type.fields_of_class("conditional") | record_type.fields_of_class(
-        "restricted"
+    def _grants(self) -> GrantedFields:
+        if self._granted is None:
+            self._granted = self.load_grants()
+        return self._granted
+
+
+def granted_fields(session: Session, department_id: str, now: datetime) -> GrantedFields:
+    """The conditional fields, by type, that ``department_id``'s active grants open at ``now``.
+
+    One query on ``ix_grants_applicant``; the owner's publishing rights come in the same
+    query, so a grant from a department that no longer publishes the type opens nothing.
+    """
+    rows = session.execute(
+        select(Grant.record_type, Grant.fields, Department.publishes)
+        .join(Department, Department.id == Grant.owner_id)
+        .where(
+            Grant.applicant_id == department_id,
+            Grant.status == "approved",
+            Grant.expires_at > now,
+        )
     )
-    return tuple(sorted(protected))
+    types = registry()
+    opened: dict[str, frozenset[str]] = {}
+    for type_name, named, owner_publishes in rows:
+        record_type = types.get(type_name)
+        if record_type is None or type_name not in owner_publishes:
+            continue
+        conditional = record_type.fields_of_class("conditional")
+        fields = conditional & frozenset(named) if named else conditional
+        opened[type_name] = opened.get(type_name, frozenset()) | fields
+    return opened
 
 
-def reader_view(identity: Identity) -> ReaderView:
-    """The sharing rights of ``identity``."""
-    return ReaderView(department_id=identity.department_id, publishes=identity.publishes)
+def reader_view(session: Session, department_id: str, publishes: frozenset[str]) -> ReaderView:
+    """The sharing rights of a department that may publish ``publishes``; grants read lazily."""
+    return ReaderView(
+        department_id=department_id,
+        publishes=publishes,
+        load_grants=lambda: granted_fields(session, department_id, utcnow()),
+    )
