@@ -33,6 +33,7 @@ def seal_command() -> None:
 def verify_command() -> None:
     """Walk the chain; exit 1 naming the first entry that was altered, removed or inserted."""
     with db.unit_of_work(write=False) as session:
+        service.begin_snapshot(session)
         length, _ = service.head(session)
         progress = click.progressbar(length=length, label="Checking the chain", file=sys.stderr)
         with progress as bar:

@@ -59,8 +59,8 @@ def record(
             "key_id": key_id,
             "actor": actor[:200],
             "action": action[:64],
-            "target": _storable(target[:300]),
-            "remote_addr": remote_addr,
+            "target": _storable(target)[:300],
+            "remote_addr": remote_addr[:64] if remote_addr else None,
             "outcome": outcome,
             "details": _storable(dict(details or {})),
         },
@@ -176,6 +176,16 @@ class ChainReport:
         return self.problem is None
 
 
+def begin_snapshot(session: Session) -> None:
+    """Make ``session``'s next transaction read one snapshot throughout (before it begins).
+
+    A walk of the chain needs it, or a round sealing meanwhile would look like rows added
+    behind the head's back. An SQLite read transaction is a snapshot already.
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def head(session: Session) -> tuple[int, str]:
     """The chain's last sealed position and hash."""
     row = session.execute(
@@ -190,6 +200,7 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> C
     Catches an altered row (its hash no longer matches), a removed row (a gap in ``seq``, or
     a head ahead of the last row) and an inserted one (a link that does not match).
     """
+    begin_snapshot(session)
     head_seq, head_hash = head(session)
     unsealed = session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
     expected_seq, prev_hash = 0, GENESIS_HASH

@@ -165,9 +165,13 @@ def list_keys(session: Session, department_id: str | None = None) -> list[Access
     return list(session.scalars(query))
 
 
-def get_key(session: Session, key_id: str) -> AccessKey:
-    """The access key ``key_id``, or 404."""
-    key = session.get(AccessKey, key_id) if KEY_ID_PATTERN.match(key_id) else None
+def get_key(session: Session, key_id: str, *, lock: bool = False) -> AccessKey:
+    """The access key ``key_id`` (locked for the transaction if ``lock``), or 404."""
+    key = (
+        session.get(AccessKey, key_id, with_for_update=lock)
+        if KEY_ID_PATTERN.match(key_id)
+        else None
+    )
     if key is None:
         raise NotFound(f"Access key '{key_id}' does not exist.")
     return key
@@ -175,7 +179,7 @@ def get_key(session: Session, key_id: str) -> AccessKey:
 
 def revoke_key(session: Session, key_id: str) -> AccessKey:
     """Revoke a key; it and every token issued from it stop working at once."""
-    key = get_key(session, key_id)
+    key = get_key(session, key_id, lock=True)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
@@ -184,7 +188,7 @@ def revoke_key(session: Session, key_id: str) -> AccessKey:
 
 def expire_key(session: Session, key_id: str, expires_at: datetime | None) -> AccessKey:
     """Set (or, with None, clear) when a key stops working; a past moment ends it now."""
-    key = get_key(session, key_id)
+    key = get_key(session, key_id, lock=True)
     if key.revoked_at is not None:
         raise Conflict(f"Access key '{key_id}' is revoked; its expiry cannot change.")
     key.expires_at = expires_at
@@ -198,7 +202,7 @@ def rotate_key(session: Session, key_id: str, grace_seconds: int) -> tuple[Acces
     Rotating again during a grace period ends the older generation's grace at once: only
     the current secret and the one just replaced are ever valid.
     """
-    key = get_key(session, key_id)
+    key = get_key(session, key_id, lock=True)
     refusal = key_refusal(key, utcnow())
     if refusal:
         raise Conflict(f"Access key '{key_id}' cannot be rotated. {refusal}")
