@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from hub.records.schemas import MAX_ID, PageQuerySchema, UtcDateTime
+from hub.records.schemas import PageQuerySchema, UtcDateTime
 
 
 class AuditQuerySchema(PageQuerySchema):
@@ -24,12 +24,6 @@ class AuditQuerySchema(PageQuerySchema):
     )
     since = UtcDateTime(metadata={"description": "Entries at or after (ISO 8601 with offset)."})
     until = UtcDateTime(metadata={"description": "Entries before (ISO 8601 with offset)."})
-
-
-class AuditCursorSchema(ma.Schema):
-    """The position inside the audit log: the last entry listed."""
-
-    i = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
 
 
 class AuditEntryOutSchema(ma.Schema):

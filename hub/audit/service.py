@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit.models import AuditEntry, AuditHead
 from hub.db import utcnow
+from hub.pagination import newest_first
 
 _INSERT_ENTRY = insert(AuditEntry)
 
@@ -259,9 +260,7 @@ def list_entries(
     session: Session, where: AuditFilter, limit: int, before_id: int | None = None
 ) -> tuple[list[AuditEntry], int | None]:
     """Entries matching ``where``, newest first, and the id to continue before (or None)."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
+    query = select(AuditEntry)
     if where.department_id is not None:
         query = query.where(AuditEntry.department_id == where.department_id)
     if where.action is not None:
@@ -272,7 +271,4 @@ def list_entries(
         query = query.where(AuditEntry.at >= where.since)
     if where.until is not None:
         query = query.where(AuditEntry.at < where.until)
-    entries = list(session.scalars(query))
-    if len(entries) > limit:
-        return entries[:limit], entries[limit - 1].id
-    return entries, None
+    return newest_first(session, query, AuditEntry.id, limit, before_id)

@@ -20,8 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.audit import service
-from hub.auth.identity import Identity
+from hub.auth.identity import Identity, bearer_credential
 from hub.auth.service import KEY_PATTERN
+from hub.errors import Unauthorized
 from hub.extensions import db
 from schemas import RecordType
 
@@ -101,8 +102,10 @@ def _caller() -> tuple[str, str | None, str | None]:
     if identity is not None:
         return f"key:{identity.key_id}", identity.department_id, identity.key_id
     # An unauthenticated request names at most the key it presented; never store the secret.
-    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
-    match = KEY_PATTERN.match(credential.strip()) if scheme.lower() == "bearer" else None
+    try:
+        match = KEY_PATTERN.match(bearer_credential())
+    except Unauthorized:
+        match = None
     if match:
         return f"key:{match['id']}", None, match["id"]
     return "anonymous", None, None

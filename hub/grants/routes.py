@@ -17,7 +17,6 @@ from hub.grants import service
 from hub.grants.models import Grant
 from hub.grants.schemas import (
     ApproveInSchema,
-    GrantCursorSchema,
     GrantInSchema,
     GrantOutSchema,
     GrantPageSchema,
@@ -25,7 +24,7 @@ from hub.grants.schemas import (
     RefuseInSchema,
     grant_out,
 )
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import before_id, id_cursor, page_limit
 
 blp = Blueprint(
     "grants", __name__, url_prefix="/api/v1/grants", description="Access to conditional fields."
@@ -75,15 +74,12 @@ def apply(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 def list_grants(**query: Any) -> dict[str, Any]:
     """Grants the caller's department applied for or owns (administrators: all), newest first."""
     identity, see_all = _grant_reader()
-    before = None
-    if query.get("cursor"):
-        before = decode_cursor(query["cursor"], GrantCursorSchema())["i"]
     grants, next_before = service.list_grants(
         db.session,
         identity,
         see_all=see_all,
-        limit=query.get("limit") or current_app.config["PAGE_SIZE_DEFAULT"],
-        before_id=before,
+        limit=page_limit(query),
+        before_id=before_id(query),
         status=query.get("status"),
         role=query.get("role"),
         type_name=query.get("type"),
@@ -91,7 +87,7 @@ def list_grants(**query: Any) -> dict[str, Any]:
     now = utcnow()
     return {
         "items": [grant_out(grant, now) for grant in grants],
-        "next_cursor": encode_cursor({"i": next_before}) if next_before is not None else None,
+        "next_cursor": id_cursor(next_before),
     }
 
 

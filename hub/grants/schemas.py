@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 
 from hub.grants.models import Grant
 from hub.grants.service import STATUSES, is_overdue, status_at
-from hub.records.schemas import MAX_ID, PageQuerySchema, UtcDateTime
+from hub.records.schemas import PageQuerySchema, UtcDateTime
 
 MAX_PURPOSE = 2000
 MAX_REASON = 2000
@@ -52,12 +52,6 @@ class RefuseInSchema(ma.Schema):
     """The owner's refusal, which must say why."""
 
     reason = fields.String(required=True, validate=[validate.Length(max=MAX_REASON), _not_blank])
-
-
-class GrantCursorSchema(ma.Schema):
-    """The position inside a grant listing: the last grant listed."""
-
-    i = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
 
 
 class GrantQuerySchema(PageQuerySchema):

@@ -25,7 +25,7 @@ from hub.auth.models import Department
 from hub.db import utcnow
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.grants.models import Grant
-from hub.records.schemas import MAX_ID
+from hub.pagination import MAX_ID, newest_first
 from schemas import RecordType, registry
 
 STATUSES = ("pending", "approved", "refused", "revoked", "withdrawn", "expired")
@@ -193,7 +193,7 @@ def list_grants(
     """Grants the caller's department is party to (every grant with ``see_all``), newest
     first, and the id to continue before (or None)."""
     department = identity.department_id
-    query = select(Grant).order_by(Grant.id.desc()).limit(limit + 1)
+    query = select(Grant)
     if role == "applicant":
         query = query.where(Grant.applicant_id == department)
     elif role == "owner":
@@ -204,12 +204,7 @@ def list_grants(
         query = query.where(_status_is(status, utcnow()))
     if type_name is not None:
         query = query.where(Grant.record_type == type_name)
-    if before_id is not None:
-        query = query.where(Grant.id < before_id)
-    grants = list(session.scalars(query))
-    if len(grants) <= limit:
-        return grants, None
-    return grants[:limit], grants[limit - 1].id
+    return newest_first(session, query, Grant.id, limit, before_id)
 
 
 def get_grant(

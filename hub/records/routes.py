@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
 from hub.auth.guard import require_scope
@@ -13,7 +13,7 @@ from hub.auth.identity import current_identity
 from hub.errors import HubError
 from hub.extensions import db
 from hub.http import city_today, json_body, reader
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import decode_cursor, encode_cursor, page_limit
 from hub.records import idempotency, service
 from hub.records.schemas import (
     BatchInSchema,
@@ -62,11 +62,6 @@ def _record_response(outcome: service.Outcome) -> tuple[dict[str, Any], int, dic
     return envelope(record, reader(), city_today()), STATUS_CODES[outcome.status], headers
 
 
-def _page_limit(query: dict[str, Any]) -> int:
-    limit: int = query.get("limit") or current_app.config["PAGE_SIZE_DEFAULT"]
-    return limit
-
-
 @blp.route("/types", methods=["GET"])
 @require_scope(None)
 @blp.response(200, TypeListSchema)
@@ -89,7 +84,7 @@ def list_records(type_name: str, **query: Any) -> dict[str, Any]:
     records, next_position = service.list_records(
         db.session,
         record_type,
-        limit=_page_limit(query),
+        limit=page_limit(query),
         after=after,
         project_code=query.get("project_code"),
         updated_since=query.get("updated_since"),
@@ -171,7 +166,7 @@ def record_history(type_name: str, key: str, **query: Any) -> dict[str, Any]:
     if query.get("cursor"):
         before = decode_cursor(query["cursor"], HistoryCursorSchema())["v"]
     versions, next_before = service.history(
-        db.session, record, limit=_page_limit(query), before_version=before
+        db.session, record, limit=page_limit(query), before_version=before
     )
     today, view = city_today(), reader()
     return {

@@ -10,6 +10,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from hub.audit.trail import note_disclosure
+from hub.pagination import MAX_ID
 from hub.records.models import Record, RecordState, RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
@@ -19,9 +20,6 @@ def _within_page_size(value: int) -> None:
     maximum = current_app.config["PAGE_SIZE_MAX"]
     if value > maximum:
         raise ma.ValidationError(f"At most {maximum}.")
-
-
-MAX_ID = 2**63 - 1
 
 
 class UtcDateTime(fields.AwareDateTime):
