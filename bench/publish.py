@@ -159,10 +159,11 @@ class HubSource:
         return [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())"]
 
     def environ(self, env: dict[str, str]) -> dict[str, str]:
-        if self.root == ROOT:
-            # Rate limiting stays on (its cost is measured) but high enough never to refuse.
-            return {**env, "HUB_RATE_LIMIT": "1000000/second"}
-        return {**env, "PYTHONPATH": str(self.root)}
+        # Rate limiting stays on (its cost is measured) but high enough never to refuse; a
+        # revision from before rate limits would refuse the setting as unknown.
+        if "RATE_LIMIT" in (self.root / "hub" / "config.py").read_text(encoding="utf-8"):
+            env = {**env, "HUB_RATE_LIMIT": "1000000/second"}
+        return env if self.root == ROOT else {**env, "PYTHONPATH": str(self.root)}
 
 
 CURRENT = HubSource(ROOT, "current")

@@ -100,6 +100,6 @@ def _finish_unit_of_work(response: Response) -> Response:
     except SQLAlchemyError as exc:
         db.rollback()
         return errors.problem_for_database_error(exc)
-    if pending is not None:
+    if pending is not None or audit_trail.change_written():
         audit_trail.seal_if_due()
     return response

@@ -36,8 +36,7 @@ def cli_actor() -> str:
     return f"cli:{user}@{socket.gethostname()}"
 
 
-def record(
-    session: Session,
+def entry_values(
     *,
     action: str,
     target: str,
@@ -47,25 +46,55 @@ def record(
     key_id: str | None = None,
     remote_addr: str | None = None,
     details: Mapping[str, Any] | None = None,
-) -> None:
-    """Add an unsealed entry to the audit log in ``session``'s unit of work.
+) -> dict[str, Any]:
+    """The column values of a new, unsealed entry, cut to fit and escaped to store anywhere.
 
     ``outcome`` is an HTTP status code: what the action came to (2xx done, 4xx refused).
     """
-    session.connection().execute(
-        _INSERT_ENTRY,
-        {
-            "at": utcnow(),
-            "department_id": department_id,
-            "key_id": key_id,
-            "actor": actor[:200],
-            "action": action[:64],
-            "target": _storable(target)[:300],
-            "remote_addr": remote_addr[:64] if remote_addr else None,
-            "outcome": outcome,
-            "details": _storable(dict(details or {})),
-        },
-    )
+    return {
+        "at": utcnow(),
+        "department_id": department_id,
+        "key_id": key_id,
+        "actor": actor[:200],
+        "action": action[:64],
+        "target": _storable(target)[:300],
+        "remote_addr": remote_addr[:64] if remote_addr else None,
+        "outcome": outcome,
+        "details": _storable(dict(details or {})),
+    }
+
+
+def record(session: Session, **entry: Any) -> None:
+    """Add an unsealed entry (see :func:`entry_values`) in ``session``'s unit of work."""
+    session.connection().execute(_INSERT_ENTRY, entry_values(**entry))
+
+
+@dataclass
+class ChangeEntry:
+    """The audit entry of one record change, for the change's own write to insert.
+
+    On PostgreSQL the records' write statement inserts the entry too, so auditing a publish
+    costs no statement of its own (see ``hub.records.writes``). ``entry`` is everything but
+    the outcome and the version written; ``written_outcome`` says whether, and as what, the
+    entry went in with a write.
+    """
+
+    entry: dict[str, Any]
+    written_outcome: int | None = None
+
+    @staticmethod
+    def outcome(created: bool) -> int:
+        """The HTTP status a write answers with: 201 when it created the record."""
+        return 201 if created else 200
+
+    def values(self, created: bool, version: int) -> dict[str, Any]:
+        """The entry's column values for a write that creates (or not) ``version``."""
+        details = {**self.entry.get("details", {}), "version": str(version)}
+        return entry_values(**{**self.entry, "outcome": self.outcome(created), "details": details})
+
+    def mark_written(self, created: bool) -> None:
+        """Note that a write inserted the entry."""
+        self.written_outcome = self.outcome(created)
 
 
 def _storable(value: Any) -> Any:

@@ -3,7 +3,9 @@
 Views do not audit themselves. Whatever a write view does, the request is recorded here once,
 from its endpoint, arguments and response: a successful write in its own unit of work (so the
 entry commits exactly when the change does), a refused one in a unit of work of its own (the
-change's is rolled back). A read is recorded when it returned ``conditional`` or
+change's is rolled back). The one exception is the hot path: a record write view hands
+:func:`change_entry` to the records service, whose write statement inserts the entry itself
+(on PostgreSQL), and the trail then has nothing left to add. A read is recorded when it returned ``conditional`` or
 ``restricted`` fields, which the renderers report through :func:`note_disclosure`.
 """
 
@@ -73,10 +75,10 @@ def note_disclosure(record_type: RecordType, key: str, shown: Mapping[str, Any])
         disclosed.setdefault(f"{record_type.name}/{key}", set()).update(protected)
 
 
-def _target(view_args: Mapping[str, Any], response: Response) -> str:
+def _target(view_args: Mapping[str, Any], response: Response | None) -> str:
     """What a request acted on, named the same way whatever the endpoint."""
     created = CREATED.get(request.endpoint or "")
-    if created and response.status_code == 201:
+    if created and response is not None and response.status_code == 201:
         body = response.get_json(silent=True)
         if isinstance(body, dict) and "id" in body:
             return f"{created}/{body['id']}"
@@ -138,18 +140,31 @@ def _read_details(disclosed: Mapping[str, set[str]]) -> dict[str, Any]:
     return details
 
 
-def _entry(response: Response, action: str, details: dict[str, Any]) -> dict[str, Any]:
+def _entry(response: Response | None, action: str, details: dict[str, Any]) -> dict[str, Any]:
+    """The entry of this request; without a response, all but its outcome."""
     actor, department_id, key_id = _caller()
-    return {
+    entry = {
         "action": action,
         "target": _target(request.view_args or {}, response),
-        "outcome": response.status_code,
         "actor": actor,
         "department_id": department_id,
         "key_id": key_id,
         "remote_addr": request.remote_addr,
         "details": details,
     }
+    if response is not None:
+        entry["outcome"] = response.status_code
+    return entry
+
+
+def change_entry() -> service.ChangeEntry:
+    """The audit entry of this request's record change, for the write itself to insert."""
+    action = ACTIONS.get(request.endpoint or "", request.endpoint or "")
+    entry = service.ChangeEntry(
+        _entry(None, action, {"method": request.method, "path": request.path})
+    )
+    g.audit_change = entry
+    return entry
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,12 @@ class PendingEntry:
         return self.kind == "change"
 
 
+def change_written() -> bool:
+    """Whether this request's write inserted its own audit entry (see change_entry)."""
+    change: service.ChangeEntry | None = g.get("audit_change")
+    return change is not None and change.written_outcome is not None
+
+
 def pending_entry(response: Response) -> PendingEntry | None:
     """The audit entry this request calls for, or None if nothing is audited."""
     if request.endpoint is None or not request.path.startswith("/api/"):
@@ -181,6 +202,9 @@ def pending_entry(response: Response) -> PendingEntry | None:
             return None
         if status == 401 and request.endpoint != "auth.token":
             return None  # no identity: nothing to attribute, and cheap to flood
+        change: service.ChangeEntry | None = g.get("audit_change")
+        if change is not None and change.written_outcome == status:
+            return None  # the write inserted its entry (see change_entry)
         action = ACTIONS.get(request.endpoint, request.endpoint)
         entry = _entry(response, action, _write_details(response))
         return PendingEntry(entry, "change" if status < 400 else "refusal")

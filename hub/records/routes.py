@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
+from hub.audit.trail import change_entry
 from hub.auth.guard import require_scope
 from hub.auth.identity import current_identity
 from hub.errors import HubError
@@ -123,7 +124,13 @@ def put_record(type_name: str, key: str) -> Any:
     """Create or replace a record; the body is the record's data."""
     record_type = service.record_type_named(type_name)
     outcome = service.publish(
-        db.session, current_identity(), record_type, key, json_body(), _preconditions()
+        db.session,
+        current_identity(),
+        record_type,
+        key,
+        json_body(),
+        _preconditions(),
+        audit=change_entry(),
     )
     return _record_response(outcome)
 
@@ -137,7 +144,13 @@ def patch_record(type_name: str, key: str) -> Any:
     """Change part of a record with a JSON merge patch (RFC 7396)."""
     record_type = service.record_type_named(type_name)
     outcome = service.patch(
-        db.session, current_identity(), record_type, key, json_body(), _preconditions()
+        db.session,
+        current_identity(),
+        record_type,
+        key,
+        json_body(),
+        _preconditions(),
+        audit=change_entry(),
     )
     return _record_response(outcome)
 
@@ -150,7 +163,9 @@ def patch_record(type_name: str, key: str) -> Any:
 def delete_record(type_name: str, key: str) -> Any:
     """Tombstone a record: a new version marked deleted; the history stays."""
     record_type = service.record_type_named(type_name)
-    outcome = service.tombstone(db.session, current_identity(), record_type, key, _preconditions())
+    outcome = service.tombstone(
+        db.session, current_identity(), record_type, key, _preconditions(), audit=change_entry()
+    )
     return _record_response(outcome)
 
 

@@ -17,6 +17,7 @@ import marshmallow as ma
 from sqlalchemy import Connection, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from hub.audit.service import ChangeEntry
 from hub.auth.identity import Identity
 from hub.db import utcnow
 from hub.errors import (
@@ -174,12 +175,13 @@ def _lock_or_create(
     key: str,
     data: dict[str, Any],
     conditions: Preconditions,
+    audit: ChangeEntry | None,
 ) -> tuple[RecordState | None, bool]:
     """The locked current row, or a new record at version 1; whether it was created."""
     if conditions.if_match is not None:  # a condition on an existing version: never create
         return writes.lock(connection, record_type.name, key), False
     first = _first_version(identity, record_type, key, data)
-    change = writes.Change("created", sorted(data), identity.key_id)
+    change = writes.Change("created", sorted(data), identity.key_id, audit)
     links = record_type.links_project
     record, created = writes.lock_or_insert(connection, first, change, require_live_project=links)
     if record is None:
@@ -197,8 +199,9 @@ def publish(
     key: str,
     body: Any,
     conditions: Preconditions = Preconditions(),
+    audit: ChangeEntry | None = None,
 ) -> Outcome:
-    """Create or replace ``(type, key)`` with ``body``.
+    """Create or replace ``(type, key)`` with ``body``; a change inserts ``audit`` with it.
 
     Every refusal is raised before the first write, so a batch can go on to its next item
     after a refused one without a savepoint.
@@ -206,7 +209,9 @@ def publish(
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
     connection = session.connection()
-    record, created = _lock_or_create(connection, identity, record_type, key, data, conditions)
+    record, created = _lock_or_create(
+        connection, identity, record_type, key, data, conditions, audit
+    )
     if created:
         assert record is not None
         return Outcome(record, "created")
@@ -223,7 +228,7 @@ def publish(
     record.deleted = False
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    change = writes.Change(operation, changed, identity.key_id)
+    change = writes.Change(operation, changed, identity.key_id, audit)
     links = record_type.links_project
     if writes.write(connection, "update", record, change, require_live_project=links) is None:
         raise _no_such_project(record.project_code)
@@ -250,6 +255,7 @@ def patch(
     key: str,
     patch_document: Any,
     conditions: Preconditions = Preconditions(),
+    audit: ChangeEntry | None = None,
 ) -> Outcome:
     """Apply a JSON merge patch to the current version of ``(type, key)``."""
     _require_publisher(identity, record_type)
@@ -262,7 +268,8 @@ def patch(
     if record is None or record.deleted:
         raise NotFound(f"There is no {record_type.name} '{key}' to patch.")
     _check_preconditions(record, conditions)
-    return publish(session, identity, record_type, key, merge_patch(record.data, patch_document))
+    patched = merge_patch(record.data, patch_document)
+    return publish(session, identity, record_type, key, patched, audit=audit)
 
 
 def tombstone(
@@ -271,6 +278,7 @@ def tombstone(
     record_type: RecordType,
     key: str,
     conditions: Preconditions = Preconditions(),
+    audit: ChangeEntry | None = None,
 ) -> Outcome:
     """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
     _require_publisher(identity, record_type)
@@ -291,7 +299,7 @@ def tombstone(
     record.deleted = True
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    change = writes.Change("deleted", [], identity.key_id)
+    change = writes.Change("deleted", [], identity.key_id, audit)
     writes.write(connection, "update", record, change, require_live_project=False)
     return Outcome(record, "updated")
 

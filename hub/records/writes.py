@@ -6,7 +6,9 @@ statement of data-modifying CTEs: creating a record locks the key's existing row
 is none, inserts the row and its version (``lock_or_insert``); changing one updates the row
 and inserts the version selected from what the update returned (``write``). SQLite, which has
 no round trips to save and no such CTEs, runs the statements one after another. A linked
-record's write also checks, inside the same statement, that its project is live.
+record's write also checks, inside the same statement, that its project is live. A change
+that carries its audit entry (``Change.audit``) inserts that too, from what was written, so on
+PostgreSQL auditing a publish costs no statement of its own.
 
 The statements are built once: building and hashing a statement per call costs more than
 running it, and publishing is the hub's hot path.
@@ -21,21 +23,26 @@ from sqlalchemy import Connection, Table, bindparam, insert, literal, select, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hub.audit.models import AuditEntry
+from hub.audit.service import ChangeEntry
 from hub.records.models import Record, RecordState, RecordVersion
 
 RECORDS = cast(Table, Record.__table__)
 VERSIONS = cast(Table, RecordVersion.__table__)
+AUDIT = cast(Table, AuditEntry.__table__)
 
 Kind = Literal["insert", "update"]
 
 
 @dataclass(frozen=True)
 class Change:
-    """What a new version records beyond the record's state: how, what and by which key."""
+    """What a new version records beyond the record's state: how, what and by which key,
+    and the audit entry to insert with it (if any)."""
 
     operation: str
     changed_fields: list[str]
     key_id: str
+    audit: ChangeEntry | None = None
 
 
 # Parameters are named new_<column>: update() reserves bare column names for itself.
@@ -57,6 +64,27 @@ _VERSION_PARAMS = {
     "changed_fields": bindparam("changed_fields", type_=VERSIONS.c.changed_fields.type),
     "key_id": bindparam("key_id", type_=VERSIONS.c.key_id.type),
 }
+
+_AUDIT_PARAMS = {
+    name: bindparam(f"audit_{name}", type_=AUDIT.c[name].type)
+    for name in (
+        "at",
+        "department_id",
+        "key_id",
+        "actor",
+        "action",
+        "target",
+        "remote_addr",
+        "outcome",
+        "details",
+    )
+}
+
+
+def _audit_from(written: Any) -> Any:
+    """A CTE inserting the change's audit entry once per row ``written`` holds (none or one)."""
+    entry = select(*_AUDIT_PARAMS.values()).select_from(written)
+    return insert(AUDIT).from_select(list(_AUDIT_PARAMS), entry).cte("audit")
 
 
 def _row_insert(dialect_insert: Any, require_live_project: bool, *conditions: Any) -> Any:
@@ -81,9 +109,12 @@ def _row_update(require_live_project: bool) -> Any:
     )
 
 
-def _row_and_version(row_write: Any) -> Any:
-    """One statement: write the row and insert its version from what the write returned."""
-    return _version_from(row_write.returning(*RECORDS.c).cte("written"))
+def _row_and_version(row_write: Any, audited: bool) -> Any:
+    """One statement: write the row and insert its version (and audit entry) from what the
+    write returned."""
+    written = row_write.returning(*RECORDS.c).cte("written")
+    statement = _version_from(written)
+    return statement.add_cte(_audit_from(written)) if audited else statement
 
 
 def _version_from(written: Any) -> Any:
@@ -116,7 +147,7 @@ _LOCK_ROW = (
 )
 
 
-def _lock_or_insert_statement(require_live_project: bool) -> Any:
+def _lock_or_insert_statement(require_live_project: bool, audited: bool) -> Any:
     """PostgreSQL: lock the existing row, or if there is none insert the row and its version.
 
     Returns the existing row (``created`` false) or the inserted one (``created`` true), or
@@ -126,23 +157,34 @@ def _lock_or_insert_statement(require_live_project: bool) -> Any:
     row_insert = _row_insert(pg_insert, require_live_project, ~select(existing.c.id).exists())
     inserted = row_insert.returning(*RECORDS.c).cte("inserted")
     version_insert = _version_from(inserted).cte("version")
-    return (
+    statement = (
         select(*existing.c, literal(False).label("created"))
         .union_all(select(*inserted.c, literal(True).label("created")))
         .add_cte(version_insert)
     )
+    return statement.add_cte(_audit_from(inserted)) if audited else statement
 
 
-# PostgreSQL creates through _LOCK_OR_INSERT; SQLite takes the row first, then its version.
-_STATEMENTS: dict[tuple[str, Kind, bool], Any] = {}
-for _guarded in (False, True):
-    _STATEMENTS["postgresql", "update", _guarded] = _row_and_version(_row_update(_guarded))
-    _STATEMENTS["sqlite", "update", _guarded] = _row_update(_guarded).returning(RECORDS.c.id)
-    _STATEMENTS["sqlite", "insert", _guarded] = _row_insert(sqlite_insert, _guarded).returning(
+# PostgreSQL creates through _LOCK_OR_INSERT and updates through _PG_UPDATE, both by
+# (require_live_project, audited); SQLite takes the row first, then its version.
+_BOTH = (False, True)
+_PG_UPDATE = {
+    (guarded, audited): _row_and_version(_row_update(guarded), audited)
+    for guarded in _BOTH
+    for audited in _BOTH
+}
+_LOCK_OR_INSERT = {
+    (guarded, audited): _lock_or_insert_statement(guarded, audited)
+    for guarded in _BOTH
+    for audited in _BOTH
+}
+_SQLITE_WRITE: dict[tuple[Kind, bool], Any] = {}
+for _guarded in _BOTH:
+    _SQLITE_WRITE["update", _guarded] = _row_update(_guarded).returning(RECORDS.c.id)
+    _SQLITE_WRITE["insert", _guarded] = _row_insert(sqlite_insert, _guarded).returning(
         RECORDS.c.id
     )
 _INSERT_VERSION = insert(VERSIONS)
-_LOCK_OR_INSERT = {guarded: _lock_or_insert_statement(guarded) for guarded in (False, True)}
 
 
 def project_is_live(connection: Connection, code: str) -> bool:
@@ -177,16 +219,19 @@ def lock_or_insert(
             connection, "insert", record, change, require_live_project=require_live_project
         )
         return (replace(record, id=record_id), True) if record_id is not None else (None, False)
-    params = _params(record, change)
-    row = connection.execute(_LOCK_OR_INSERT[require_live_project], params).one_or_none()
+    params = _params(record, change, created=True)
+    statement = _LOCK_OR_INSERT[require_live_project, change.audit is not None]
+    row = connection.execute(statement, params).one_or_none()
     if row is None:
         return None, False
     values = dict(row._mapping)
     created = values.pop("created")
+    if created and change.audit is not None:
+        change.audit.mark_written(created=True)
     return RecordState(**values), created
 
 
-def _params(record: RecordState, change: Change) -> dict[str, Any]:
+def _params(record: RecordState, change: Change, *, created: bool) -> dict[str, Any]:
     params: dict[str, Any] = {f"new_{name}": value for name, value in vars(record).items()}
     params["live_project"] = record.project_code
     params.update(
@@ -194,6 +239,9 @@ def _params(record: RecordState, change: Change) -> dict[str, Any]:
         changed_fields=change.changed_fields,
         key_id=change.key_id,
     )
+    if change.audit is not None:
+        audit = change.audit.values(created, record.version)
+        params.update({f"audit_{name}": value for name, value in audit.items()})
     return params
 
 
@@ -210,12 +258,20 @@ def write(
     None means nothing was written: the insert met an existing key, or (with
     ``require_live_project``) the project is missing or tombstoned.
     """
-    params = _params(record, change)
-    dialect = connection.dialect.name
-    record_id: int | None = connection.execute(
-        _STATEMENTS[dialect, kind, require_live_project], params
-    ).scalar()
-    if dialect != "postgresql" and record_id is not None:
+    created = kind == "insert" or change.operation == "created"
+    if connection.dialect.name == "postgresql":
+        # PostgreSQL inserts through lock_or_insert, so here the kind is always "update".
+        statement = _PG_UPDATE[require_live_project, change.audit is not None]
+        record_id: int | None = connection.execute(
+            statement, _params(record, change, created=created)
+        ).scalar()
+        if record_id is not None and change.audit is not None:
+            change.audit.mark_written(created)
+        return record_id
+    # SQLite: no round trips to save; the audit trail inserts the entry after the view.
+    params = _params(record, replace(change, audit=None), created=created)
+    record_id = connection.execute(_SQLITE_WRITE[kind, require_live_project], params).scalar()
+    if record_id is not None:
         connection.execute(
             _INSERT_VERSION,
             {
