@@ -11,10 +11,11 @@ from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub import errors, ratelimit
+from hub import errors, metrics, ratelimit
 from hub import http as hub_http
 from hub.audit import trail as audit_trail
 from hub.config import load_settings
+from hub.events import notify
 from hub.extensions import api, db
 
 API_SETTINGS = {
@@ -58,6 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
+    notify.init_app(app)
+    metrics.init_app(app)
     api.init_app(
         app,
         spec_kwargs={
@@ -82,8 +85,17 @@ def _register_blueprints(app: Flask) -> None:
     from hub.grants.routes import blp as grants_blp
     from hub.ops import bp as ops_bp
     from hub.records.routes import blp as records_blp
+    from hub.subscriptions.routes import blp as subscriptions_blp
 
-    for blueprint in (auth_blp, records_blp, events_blp, grants_blp, admin_blp, audit_blp):
+    for blueprint in (
+        auth_blp,
+        records_blp,
+        events_blp,
+        subscriptions_blp,
+        grants_blp,
+        admin_blp,
+        audit_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)
 

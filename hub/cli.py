@@ -71,11 +71,38 @@ def init_command(ctx: click.Context, demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="Processes.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per process.")
 @click.option("--access-log/--no-access-log", default=True, help="Log each request to stdout.")
-def serve_command(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
-    """Serve the hub with gunicorn."""
+@click.option(
+    "--dispatcher/--no-dispatcher",
+    default=None,
+    help="Deliver webhooks in each worker too [default: DISPATCHER_IN_SERVE].",
+)
+def serve_command(
+    host: str, port: int, workers: int, threads: int, access_log: bool, dispatcher: bool | None
+) -> None:
+    """Serve the hub with gunicorn (and, unless told not to, the webhook dispatcher)."""
     from hub.server import serve
 
-    serve(host, port, workers=workers, threads=threads, access_log=access_log)
+    if dispatcher is None:
+        dispatcher = current_app.config["DISPATCHER_IN_SERVE"]
+    serve(
+        host,
+        port,
+        workers=workers,
+        threads=threads,
+        access_log=access_log,
+        dispatcher=dispatcher,
+    )
+
+
+@cli.command("worker")
+@click.option("--name", default=None, help="How this dispatcher names itself in leases.")
+@click.option("--metrics-port", type=int, default=None, help="Serve /metrics on 127.0.0.1:PORT.")
+def worker_command(name: str | None, metrics_port: int | None) -> None:
+    """Run the webhook dispatcher alone (as many as you like, on one database)."""
+    from hub.server import run_worker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_worker(app, name=name, metrics_port=metrics_port)
 
 
 def _moment(text: str, option: str) -> datetime:
@@ -288,8 +315,10 @@ def expire_key_command(key_id: str, at: str | None, now: bool, never: bool) -> N
 
 def _register_groups() -> None:
     from hub.audit.cli import audit_group
+    from hub.events.cli import events_group
 
     cli.add_command(audit_group)
+    cli.add_command(events_group)
 
 
 _register_groups()

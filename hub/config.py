@@ -21,6 +21,8 @@ from limits.storage import storage_from_string
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hub.subscriptions.policy import parse_networks
+
 ENV_PREFIX = "HUB_"
 # HUB_ variables that are not settings: where the config file and instance folder are,
 # the test suite's database, and the connectors' own settings.
@@ -67,6 +69,32 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # seconds between a process's sealing rounds of the audit chain
     "AUDIT_SEAL_INTERVAL": 1.0,
+    # seconds a long-poll or dispatcher waits at most between looks at the change log when no
+    # notification arrives (SQLite has none across processes)
+    "EVENTS_POLL_INTERVAL": 1.0,
+    # days of change log the feed serves after `hub events compact`; older cursors get 410
+    "EVENTS_RETENTION_DAYS": 90,
+    # days webhook delivery attempts stay in the attempt log (`hub events compact` drops older)
+    "DELIVERY_LOG_RETENTION_DAYS": 30,
+    # run the webhook dispatcher inside `hub serve` (`hub worker` runs it on its own)
+    "DISPATCHER_IN_SERVE": True,
+    # webhook deliveries in flight at once, per dispatcher process
+    "DISPATCHER_CONCURRENCY": 16,
+    # seconds a dispatcher works one subscription before giving others a turn
+    "DISPATCHER_TURN_SECONDS": 2.0,
+    # seconds an endpoint has to answer a delivery
+    "WEBHOOK_TIMEOUT": 10.0,
+    # seconds before each retry of a failed delivery; when they run out the subscription is
+    # marked failing (it keeps its place)
+    "WEBHOOK_RETRY_SCHEDULE": [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 10800.0],
+    # each retry waits up to this fraction more or less than its scheduled time
+    "WEBHOOK_RETRY_JITTER": 0.2,
+    # accept http:// endpoints (https only otherwise)
+    "WEBHOOK_ALLOW_HTTP": False,
+    # networks (CIDR) endpoints may resolve to although not public, e.g. ["10.20.0.0/16"]
+    "WEBHOOK_ALLOWED_NETWORKS": [],
+    # seconds the previous signing secret keeps signing (beside the new) after a rotation
+    "WEBHOOK_SECRET_GRACE": 24 * 3600,
     "TESTING": False,
 }
 
@@ -90,7 +118,10 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
         if isinstance(default, list):
-            return [item for item in raw.replace(",", " ").split() if item]
+            items = [item for item in raw.replace(",", " ").split() if item]
+            if default and isinstance(default[0], float):
+                return [float(item) for item in items]
+            return items
     except ValueError as exc:
         raise ConfigError(
             f"{ENV_PREFIX}{name}={raw!r} is not a valid {type(default).__name__}"
@@ -154,6 +185,12 @@ def _validate(settings: dict[str, Any]) -> None:
         "DATABASE_POOL_SIZE",
         "IDEMPOTENCY_TTL",
         "GRANT_RESPONSE_DAYS",
+        "EVENTS_POLL_INTERVAL",
+        "EVENTS_RETENTION_DAYS",
+        "DELIVERY_LOG_RETENTION_DAYS",
+        "DISPATCHER_CONCURRENCY",
+        "DISPATCHER_TURN_SECONDS",
+        "WEBHOOK_TIMEOUT",
     ):
         if settings[name] <= 0:
             raise ConfigError(f"{name} must be positive")
@@ -162,10 +199,12 @@ def _validate(settings: dict[str, Any]) -> None:
         "KEY_ROTATION_GRACE",
         "AUDIT_SEAL_INTERVAL",
         "TRUSTED_PROXIES",
+        "WEBHOOK_SECRET_GRACE",
     ):
         if settings[name] < 0:
             raise ConfigError(f"{name} must not be negative")
     _validate_rate_limits(settings)
+    _validate_webhooks(settings)
     try:
         backend = make_url(settings["DATABASE_URL"]).get_backend_name()
     except ArgumentError as exc:
@@ -193,6 +232,21 @@ def _validate(settings: dict[str, Any]) -> None:
         raise ConfigError("each of PREVIOUS_SECRET_KEYS must be a string of 32 characters or more")
     if secret in previous:
         raise ConfigError("PREVIOUS_SECRET_KEYS must not contain the current SECRET_KEY")
+
+
+def _validate_webhooks(settings: Mapping[str, Any]) -> None:
+    schedule = settings["WEBHOOK_RETRY_SCHEDULE"]
+    if not schedule or not all(
+        isinstance(delay, int | float) and not isinstance(delay, bool) and delay > 0
+        for delay in schedule
+    ):
+        raise ConfigError("WEBHOOK_RETRY_SCHEDULE must be a non-empty list of positive seconds")
+    if not 0 <= settings["WEBHOOK_RETRY_JITTER"] < 1:
+        raise ConfigError("WEBHOOK_RETRY_JITTER must be at least 0 and less than 1")
+    try:
+        parse_networks(settings["WEBHOOK_ALLOWED_NETWORKS"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
 
 
 def _validate_rate_limits(settings: Mapping[str, Any]) -> None:

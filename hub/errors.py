@@ -38,11 +38,14 @@ class HubError(Exception):
         *,
         errors: FieldErrors | None = None,
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = dict(headers or {})
+        # members of the problem document beyond the standard ones (RFC 9457 §3.2)
+        self.extensions = dict(extensions or {})
 
 
 class BadRequest(HubError):
@@ -66,6 +69,10 @@ class NotFound(HubError):
 
 class Conflict(HubError):
     status, slug = 409, "conflict"
+
+
+class Gone(HubError):
+    status, slug = 410, "gone"
 
 
 class PreconditionFailed(HubError):
@@ -129,10 +136,12 @@ def problem(
     slug: str | None = None,
     errors: FieldErrors | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Response:
     """Build a problem+json response."""
     phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": f"{PROBLEM_BASE}{slug}" if slug else "about:blank",
         "title": phrase,
         "status": status,
@@ -148,7 +157,12 @@ def problem(
 def problem_for(error: HubError) -> Response:
     """The response for a domain error."""
     return problem(
-        error.status, error.detail, slug=error.slug, errors=error.errors, headers=error.headers
+        error.status,
+        error.detail,
+        slug=error.slug,
+        errors=error.errors,
+        headers=error.headers,
+        extensions=error.extensions,
     )
 
 

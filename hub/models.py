@@ -7,15 +7,18 @@ from hub.auth.models import AccessKey, Department
 from hub.events.models import EventCounter
 from hub.grants.models import Grant
 from hub.records.models import IdempotentRequest, Record, RecordVersion
+from hub.subscriptions.models import Delivery, Subscription
 
 __all__ = [
     "AccessKey",
     "AuditEntry",
     "AuditHead",
+    "Delivery",
     "Department",
     "EventCounter",
     "Grant",
     "IdempotentRequest",
     "Record",
     "RecordVersion",
+    "Subscription",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
-from flask import Blueprint
+from flask import Blueprint, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub import metrics
 from hub.extensions import db
 from hub.migrate import head_revision
 
@@ -33,3 +34,9 @@ def readyz() -> tuple[dict[str, Any], int]:
         detail = {"status": "unavailable", "database": "not migrated"}
         return {**detail, "schema": current, "expected": expected}, 503
     return {"status": "ok", "schema": current}, 200
+
+
+@bp.get("/metrics")
+def metrics_text() -> Response:
+    """Prometheus metrics: events appended, deliveries, delivery latency, subscription lag."""
+    return metrics.exposition()

@@ -1,17 +1,29 @@
-"""``hub serve``: the hub under gunicorn, each worker building its own app."""
+"""``hub serve`` and ``hub worker``: the hub under gunicorn, and the dispatcher on its own."""
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from hub.metrics import MULTIPROCESS_ENV
+
+logger = logging.getLogger(__name__)
 
 
 class HubServer(BaseApplication):  # type: ignore[misc]
     """gunicorn configured from code rather than a config file."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], *, dispatcher: bool) -> None:
         self.options = options
+        self.dispatcher = dispatcher
         super().__init__()
 
     def load_config(self) -> None:
@@ -23,19 +35,80 @@ class HubServer(BaseApplication):  # type: ignore[misc]
         """Build the app in the worker, after the fork, so no connection crosses it."""
         from hub import create_app
 
-        return create_app()
+        app = create_app()
+        if self.dispatcher:
+            from hub.subscriptions.dispatcher import Dispatcher
+
+            Dispatcher(app).start()
+        return app
 
 
-def serve(host: str, port: int, *, workers: int, threads: int, access_log: bool = True) -> None:
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _use_multiprocess_metrics() -> str | None:
+    """Point prometheus_client at a fresh folder shared by the workers (unless set already);
+    return the folder to remove at exit."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        return None
+    folder = tempfile.mkdtemp(prefix="hub-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    from prometheus_client import values
+
+    # prometheus_client chose its value store when first imported, before the variable was set.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return folder
+
+
+def serve(
+    host: str,
+    port: int,
+    *,
+    workers: int,
+    threads: int,
+    access_log: bool = True,
+    dispatcher: bool = True,
+) -> None:
     """Run the hub until interrupted."""
-    HubServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread",
-            "accesslog": "-" if access_log else None,
-            "graceful_timeout": 10,
-            "timeout": 90,
-        }
-    ).run()
+    folder = _use_multiprocess_metrics()
+    try:
+        HubServer(
+            {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": "-" if access_log else None,
+                "graceful_timeout": 10,
+                "timeout": 90,
+                "child_exit": _child_exit,
+            },
+            dispatcher=dispatcher,
+        ).run()
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_worker(app: Flask, *, name: str | None = None, metrics_port: int | None = None) -> None:
+    """Run a dispatcher in this process until SIGINT or SIGTERM."""
+    from prometheus_client import start_http_server
+
+    from hub.metrics import scrape_registry
+    from hub.subscriptions.dispatcher import Dispatcher
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=scrape_registry(app))
+    dispatcher = Dispatcher(app, name=name)
+    dispatcher.start()
+    logger.info("Dispatcher %s running", dispatcher.owner)
+    stop.wait()
+    logger.info("Stopping: finishing deliveries in flight")
+    dispatcher.stop()

@@ -26,6 +26,7 @@ from hub.audit.service import GENESIS_HASH
 from hub.auth import service as auth
 from hub.cli import main
 from hub.db import Base, build_engine, normalise_database_url
+from hub.events import notify
 from hub.extensions import db
 from hub.migrate import upgrade
 from tests.factories import PROJECT_CODE, project_data
@@ -92,7 +93,7 @@ def database_url(database_template: str, tmp_path: Path) -> str:
     )
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        connection.execute(text("UPDATE event_counter SET last_sequence = 0"))
+        connection.execute(text("UPDATE event_counter SET last_sequence = 0, retained_after = 0"))
         connection.execute(
             text("UPDATE audit_head SET last_seq = 0, last_hash = :genesis"),
             {"genesis": GENESIS_HASH},
@@ -115,6 +116,7 @@ def app(
     monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(settings)
     yield application
+    notify.notifier(application).close()
     db.dispose(application)
 
 

@@ -27,7 +27,14 @@ from tests.conftest import TEST_SECRET
 from tests.factories import PROJECT_CODE, parcel_data, project_data
 
 TOKEN_URL = "/api/v1/auth/token"
-PUBLIC_ENDPOINTS = {"auth.token", "ops.healthz", "ops.readyz", "api-docs.openapi_json", "static"}
+PUBLIC_ENDPOINTS = {
+    "auth.token",
+    "ops.healthz",
+    "ops.readyz",
+    "ops.metrics_text",
+    "api-docs.openapi_json",
+    "static",
+}
 PATH_VALUES = {
     "type_name": "project",
     "key": "K-1",
@@ -35,6 +42,7 @@ PATH_VALUES = {
     "grant_id": 1,
     "key_id": "0123456789ab",
     "department_id": "land",
+    "subscription_id": 1,
 }
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from hub import create_app
+from hub.events import notify
+from hub.events import service as events_service
+from hub.extensions import db
+from hub.records.models import RecordVersion
 from tests.factories import (
     OTHER_PROJECT_CODE,
     PROJECT_CODE,
@@ -552,3 +558,88 @@ def test_the_feed_needs_a_valid_token(client, departments, authorization):
     response = client.get(EVENTS, headers=request_headers)
 
     assert_problem(response, 401)
+
+
+# --- Waking and retention ------------------------------------------------------------------
+
+
+def test_a_long_poll_wakes_at_the_commit_not_at_the_next_look(
+    app, client, project, headers, settings
+):
+    """With the safety-net interval far longer than the wait, only a wake-up can end it early:
+    on PostgreSQL the writer is another app (as another process would be: LISTEN/NOTIFY), on
+    SQLite the same app (the in-process signal)."""
+    app.config["EVENTS_POLL_INTERVAL"] = 30.0
+    postgres = settings["DATABASE_URL"].startswith("postgresql")
+    writer_app = create_app(settings) if postgres else app
+    reader_auth, writer_auth = headers("audit"), headers("land")
+    read_feed(client, reader_auth, after=1, wait=0.05)  # a first wait starts the listener
+    time.sleep(0.5)  # let it connect (the wake-up on connecting must not count)
+
+    def publish_later() -> None:
+        time.sleep(0.5)
+        writer_app.test_client().put(
+            record_url("land_parcel", "L-1"), json=parcel_data(), headers=writer_auth
+        )
+
+    writer = threading.Thread(target=publish_later)
+    started = time.monotonic()
+    writer.start()
+    try:
+        page = read_feed(client, reader_auth, after=1, wait=20)
+    finally:
+        writer.join(timeout=10)
+        if writer_app is not app:
+            notify.notifier(writer_app).close()
+            db.dispose(writer_app)
+    assert [e["subject"] for e in page["events"]] == ["land_parcel/L-1"]
+    assert time.monotonic() - started < 5
+
+
+def _age_events(app, through: int, days: int) -> None:
+    with app.app_context(), db.unit_of_work() as session:
+        session.execute(
+            update(RecordVersion)
+            .where(RecordVersion.sequence <= through)
+            .values(created_at=datetime.now(UTC) - timedelta(days=days))
+        )
+
+
+def test_compaction_sends_readers_behind_the_horizon_a_410_that_says_how_to_resume(
+    app, client, project, publish, headers, hub
+):
+    for n in range(3):
+        publish("land_parcel", f"L-{n}", parcel_data())
+    auth = headers("audit")
+    assert len(read_feed(client, auth)["events"]) == 4
+    _age_events(app, through=2, days=100)
+
+    result = hub("events", "compact", "--older-than", "30")
+    assert result.exit_code == 0, result.stderr
+    assert "after 2" in result.stderr
+
+    gone = client.get(EVENTS, headers=auth, query_string={"after": 1})
+    assert_problem(gone, 410)
+    assert gone.json["retained_after"] == 2
+    assert gone.json["resume_after"] == 4
+    assert "after=4" in gone.json["detail"]
+    # from the horizon on, the feed reads as before; records and history are untouched
+    assert [e["sequence"] for e in read_feed(client, auth, after=2)["events"]] == [3, 4]
+    history = client.get(f"{record_url('project', PROJECT_CODE)}/history", headers=auth)
+    assert len(history.json["items"]) == 1
+
+
+def test_compaction_never_moves_the_horizon_back(app, client, project, publish, headers, hub):
+    publish("land_parcel", "L-1", parcel_data())
+    read_feed(client, headers("audit"))
+    _age_events(app, through=2, days=100)
+    assert hub("events", "compact", "--older-than", "30").exit_code == 0
+    assert "after 2" in hub("events", "compact", "--older-than", "365").stderr
+    assert_problem(client.get(EVENTS, headers=headers("audit"), query_string={"after": 0}), 410)
+
+
+def test_events_number_command_numbers_pending_changes(app, client, project, headers, hub):
+    result = hub("events", "number")
+    assert (result.exit_code, result.stderr.strip()) == (0, "Numbered 1 events.")
+    with app.app_context(), db.unit_of_work(write=False) as session:
+        assert events_service.head_sequence(session) == 1

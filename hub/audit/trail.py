@@ -5,8 +5,9 @@ from its endpoint, arguments and response: a successful write in its own unit of
 entry commits exactly when the change does), a refused one in a unit of work of its own (the
 change's is rolled back). The one exception is the hot path: a record write view hands
 :func:`change_entry` to the records service, whose write statement inserts the entry itself
-(on PostgreSQL), and the trail then has nothing left to add. A read is recorded when it returned ``conditional`` or
-``restricted`` fields, which the renderers report through :func:`note_disclosure`.
+(on PostgreSQL), and the trail then has nothing left to add. A read is recorded when it
+returned ``conditional`` or ``restricted`` fields, which the renderers report through
+:func:`note_disclosure`.
 """
 
 from __future__ import annotations
@@ -58,12 +59,21 @@ ACTIONS = {
     "grants.approve": "grant.approve",
     "grants.refuse": "grant.refuse",
     "grants.revoke": "grant.revoke",
+    "subscriptions.create_subscription": "subscription.create",
+    "subscriptions.delete_subscription": "subscription.delete",
+    "subscriptions.pause_subscription": "subscription.pause",
+    "subscriptions.resume_subscription": "subscription.resume",
+    "subscriptions.replay_subscription": "subscription.replay",
+    "subscriptions.rotate_secret": "subscription.rotate_secret",
+    "subscriptions.pull_events": "subscription.pull",
+    "subscriptions.ack_events": "subscription.ack",
 }
 # Endpoints that create something named in their response rather than in their URL.
 CREATED = {
     "admin.create_department": "department",
     "admin.create_key": "key",
     "grants.apply": "grant",
+    "subscriptions.create_subscription": "subscription",
 }
 
 
@@ -143,7 +153,7 @@ def _read_details(disclosed: Mapping[str, set[str]]) -> dict[str, Any]:
 def _entry(response: Response | None, action: str, details: dict[str, Any]) -> dict[str, Any]:
     """The entry of this request; without a response, all but its outcome."""
     actor, department_id, key_id = _caller()
-    entry = {
+    entry: dict[str, Any] = {
         "action": action,
         "target": _target(request.view_args or {}, response),
         "actor": actor,

@@ -8,7 +8,8 @@ from marshmallow import fields, validate
 from webargs.fields import DelimitedList
 
 
-def _within_feed_page(value: int) -> None:
+def within_feed_page(value: int) -> None:
+    """At most EVENTS_PAGE_SIZE_MAX events per page."""
     maximum = current_app.config["EVENTS_PAGE_SIZE_MAX"]
     if value > maximum:
         raise ma.ValidationError(f"At most {maximum}.")
@@ -22,7 +23,7 @@ class FeedQuerySchema(ma.Schema):
         validate=validate.Range(min=0),
         metadata={"description": "Return events with a larger sequence (next_after)."},
     )
-    limit = fields.Integer(load_default=100, validate=[validate.Range(min=1), _within_feed_page])
+    limit = fields.Integer(load_default=100, validate=[validate.Range(min=1), within_feed_page])
     types = DelimitedList(fields.String(), metadata={"description": "Comma-separated types."})
     project_code = fields.String(validate=validate.Length(max=24))
     wait = fields.Float(

@@ -15,27 +15,34 @@ each other for a number, which keeps a global lock off the write path (a lock he
 every commit would serialise the database's fsyncs). Versions of one record are written one
 after another under the record's row lock, so they are numbered in version order.
 
-Rounds run where events are read: the feed runs one before it reads (and so will the
-dispatcher). A round that finds the counter locked by another process skips: that round is
-numbering.
+Rounds run where events are read: the feed, pull subscriptions and the dispatcher run one
+before they read. A round that finds the counter locked by another process skips: that round is
+numbering, and its commit wakes every waiter (``hub.events.notify``).
 
 The feed reads the counter first and then versions up to it, so a page that comes back short
 still lets the reader move its cursor to the counter's value: every change up to it was
 numbered before the page's query began and none of them matched.
+
+Retention: versions are the records' history and are never deleted, but the feed serves only
+events after the counter's ``retained_after``, which ``compact`` moves forward; a reader behind
+it is told (410) to re-list the records and resume from the head.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit.trail import note_disclosure
+from hub.db import rowcount
+from hub.errors import Gone
 from hub.events.models import EventCounter
+from hub.events.notify import mark_changed
 from hub.records.models import RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
@@ -73,6 +80,7 @@ def number_events(session: Session) -> int:
     )
     counter.last_sequence += len(pending)
     session.flush()
+    mark_changed(session)
     return len(pending)
 
 
@@ -80,6 +88,65 @@ def head_sequence(session: Session) -> int:
     """The largest sequence number given out so far (0 when none)."""
     last = session.scalar(select(EventCounter.last_sequence).where(EventCounter.id == COUNTER_ID))
     return last or 0
+
+
+@dataclass(frozen=True)
+class LogBounds:
+    """The feed's extent: events after ``retained_after`` up to ``head`` can be read."""
+
+    retained_after: int
+    head: int
+
+
+def log_bounds(session: Session) -> LogBounds:
+    """The retained part of the change log, read in one query."""
+    row = session.execute(
+        select(EventCounter.retained_after, EventCounter.last_sequence).where(
+            EventCounter.id == COUNTER_ID
+        )
+    ).one()
+    return LogBounds(retained_after=row.retained_after, head=row.last_sequence)
+
+
+def check_retained(bounds: LogBounds, after: int) -> None:
+    """Refuse (410) a cursor behind the retained log, saying how to recover."""
+    if after < bounds.retained_after:
+        raise Gone(
+            f"Events up to {bounds.retained_after} are no longer kept and the cursor {after} is "
+            "behind them. Re-list the records you follow (GET /api/v1/records/{type}), then "
+            f"resume the feed with after={bounds.head}.",
+            extensions={"retained_after": bounds.retained_after, "resume_after": bounds.head},
+        )
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What a compaction did."""
+
+    retained_after: int
+    deliveries_removed: int
+
+
+def compact(session: Session, events_before: datetime, deliveries_before: datetime) -> Compaction:
+    """Move the feed's horizon past events older than ``events_before``; drop older attempts.
+
+    The horizon never moves back, and versions stay (they are the records' history).
+    """
+    from hub.subscriptions.models import Delivery  # the attempt log belongs to subscriptions
+
+    counter = session.scalars(
+        select(EventCounter).where(EventCounter.id == COUNTER_ID).with_for_update()
+    ).one()
+    oldest_kept = session.scalar(
+        select(func.max(RecordVersion.sequence)).where(
+            RecordVersion.sequence.is_not(None), RecordVersion.created_at < events_before
+        )
+    )
+    if oldest_kept is not None and oldest_kept > counter.retained_after:
+        counter.retained_after = oldest_kept
+    removed = rowcount(session.execute(delete(Delivery).where(Delivery.at < deliveries_before)))
+    session.flush()
+    return Compaction(retained_after=counter.retained_after, deliveries_removed=removed or 0)
 
 
 @dataclass(frozen=True)
@@ -97,8 +164,24 @@ def read_feed(
     types: Sequence[str] = (),
     project_code: str | None = None,
 ) -> FeedPage:
-    """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered."""
-    head = head_sequence(session)
+    """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered.
+
+    Raises :class:`Gone` when ``after`` is behind the retained log.
+    """
+    bounds = log_bounds(session)
+    check_retained(bounds, after)
+    return read_range(session, after, bounds.head, limit, types, project_code)
+
+
+def read_range(
+    session: Session,
+    after: int,
+    head: int,
+    limit: int,
+    types: Sequence[str] = (),
+    project_code: str | None = None,
+) -> FeedPage:
+    """Changes with ``after < sequence <= head`` in order, at most ``limit``, filtered."""
     if after >= head:
         return FeedPage(events=[], next_after=after)
     query = (

@@ -28,6 +28,7 @@ from hub.errors import (
     Unprocessable,
     validation_error,
 )
+from hub.events.notify import mark_changed
 from hub.records import writes
 from hub.records.models import Record, RecordState, RecordVersion
 from schemas import KEY_PATTERN, RecordType, registry
@@ -214,6 +215,7 @@ def publish(
     )
     if created:
         assert record is not None
+        mark_changed(session)
         return Outcome(record, "created")
     _check_preconditions(record, conditions)
     assert record is not None, "preconditions refuse a missing record"
@@ -232,6 +234,7 @@ def publish(
     links = record_type.links_project
     if writes.write(connection, "update", record, change, require_live_project=links) is None:
         raise _no_such_project(record.project_code)
+    mark_changed(session)
     return Outcome(record, operation)
 
 
@@ -301,6 +304,7 @@ def tombstone(
     record.updated_at = utcnow()
     change = writes.Change("deleted", [], identity.key_id, audit)
     writes.write(connection, "update", record, change, require_live_project=False)
+    mark_changed(session)
     return Outcome(record, "updated")
 
 

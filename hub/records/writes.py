@@ -181,9 +181,7 @@ _LOCK_OR_INSERT = {
 _SQLITE_WRITE: dict[tuple[Kind, bool], Any] = {}
 for _guarded in _BOTH:
     _SQLITE_WRITE["update", _guarded] = _row_update(_guarded).returning(RECORDS.c.id)
-    _SQLITE_WRITE["insert", _guarded] = _row_insert(sqlite_insert, _guarded).returning(
-        RECORDS.c.id
-    )
+    _SQLITE_WRITE["insert", _guarded] = _row_insert(sqlite_insert, _guarded).returning(RECORDS.c.id)
 _INSERT_VERSION = insert(VERSIONS)
 
 

@@ -1,0 +1,195 @@
+"""Waking whoever waits for the change log to move: long-polls and dispatchers.
+
+Each process has one :class:`ChangeSignal`. It is raised after any unit of work of this process
+commits a change or a numbering round (a session ``after_commit`` hook, so a waiter never wakes
+before what woke it is visible), and, on PostgreSQL, by a listener thread for the other
+processes: triggers on ``record_versions`` and ``event_counter`` send ``NOTIFY hub_changes``,
+which PostgreSQL delivers at commit. On SQLite nothing crosses processes, so waiters also look
+every ``EVENTS_POLL_INTERVAL`` seconds; that interval is the safety net on PostgreSQL too
+(a notification lost while the listener reconnects costs at most one interval).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+CHANNEL = "hub_changes"
+_CHANGED = "hub_changed"
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ChangeSignal:
+    """A generation counter that waiters can block on until it moves."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def generation(self) -> int:
+        """The current generation; pass it to :meth:`wait`."""
+        with self._condition:
+            return self._generation
+
+    def raise_(self) -> None:
+        """Wake every waiter and listener: something may have changed."""
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (quickly; it runs in the raiser's thread) on every raise."""
+        with self._condition:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener``."""
+        with self._condition:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Block until the generation differs from ``seen`` or ``timeout`` passes."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._generation != seen, timeout)
+            return self._generation
+
+
+def mark_changed(session: Session) -> None:
+    """Note that ``session``'s unit of work changes the log: waiters wake when it commits."""
+    session.info[_CHANGED] = True
+
+
+class PostgresListener:
+    """A thread that LISTENs on its own connection and raises the signal on each notification.
+
+    It reconnects with a growing pause after losing the database, and raises the signal on
+    every (re)connection, since changes may have been missed while it was away.
+    """
+
+    def __init__(self, engine: Engine, signal: ChangeSignal) -> None:
+        self._engine = engine
+        self._signal = signal
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start listening, once."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="hub-change-listener", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening (within a second)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        dialect = self._engine.dialect
+        cargs, cparams = dialect.create_connect_args(self._engine.url)
+        connection: psycopg.Connection[Any] = psycopg.connect(*cargs, **cparams, autocommit=True)
+        return connection
+
+    def _run(self) -> None:
+        pause = 0.5
+        while not self._stop.is_set():
+            try:
+                with self._connect() as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    pause = 0.5
+                    self._signal.raise_()
+                    while not self._stop.is_set():
+                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                            self._signal.raise_()
+            except psycopg.Error:
+                logger.warning("Change listener lost the database; retrying", exc_info=True)
+                self._stop.wait(pause)
+                pause = min(pause * 2, 30.0)
+
+
+class Notifier:
+    """The process's signal, and the PostgreSQL listener that feeds it (started on demand)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.signal = ChangeSignal()
+        self._listener = (
+            PostgresListener(engine, self.signal) if engine.dialect.name == "postgresql" else None
+        )
+
+    def ensure_listening(self) -> None:
+        """Start the listener if this database has one and it is not running yet."""
+        if self._listener is not None:
+            self._listener.start()
+
+    def close(self) -> None:
+        """Stop the listener."""
+        if self._listener is not None:
+            self._listener.stop()
+
+    def after_commit(self, session: Session) -> None:
+        """Raise the signal when a unit of work that changed the log has committed."""
+        if session.info.pop(_CHANGED, False):
+            self.signal.raise_()
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its notifier and raise its signal after each committing change."""
+    database = app.extensions["hub.db"]
+    notifier = Notifier(database.engine)
+    app.extensions["hub.notify"] = notifier
+    event.listen(database.sessionmaker, "after_commit", notifier.after_commit)
+    event.listen(database.sessionmaker, "after_rollback", _forget_change)
+
+
+def _forget_change(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+def notifier(app: Flask | None = None) -> Notifier:
+    """The current app's notifier."""
+    found: Notifier = (app or current_app).extensions["hub.notify"]
+    return found
+
+
+def poll(
+    read: Callable[[], T],
+    ready: Callable[[T], bool],
+    wait: float,
+    *,
+    signal: ChangeSignal,
+    interval: float,
+) -> T:
+    """``read()`` until ``ready`` says its result will do or ``wait`` seconds have passed.
+
+    Between reads it sleeps until the signal moves or ``interval`` passes, whichever is first.
+    The generation is taken before each read, so a change that commits during a read wakes
+    the next wait at once instead of being slept through.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        seen = signal.generation
+        result = read()
+        remaining = deadline - time.monotonic()
+        if ready(result) or remaining <= 0:
+            return result
+        signal.wait(seen, min(interval, remaining))

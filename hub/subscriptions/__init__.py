@@ -1,0 +1,1 @@
+"""Subscriptions: pull cursors and signed webhooks that follow the change log."""

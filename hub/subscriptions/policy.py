@@ -1,0 +1,93 @@
+"""Which webhook endpoints the hub may call, so it cannot be turned against internal addresses.
+
+An endpoint must be ``https`` (``http`` only when ``WEBHOOK_ALLOW_HTTP``), carry no credentials
+in its URL, and resolve only to globally routable addresses, unless an address falls in one of
+``WEBHOOK_ALLOWED_NETWORKS`` (an operator's explicit exception, such as a loopback receiver in
+tests). The check runs when a subscription is created and again before every delivery, since
+a name can be pointed at a new address after it was accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeEndpoint(ValueError):
+    """The endpoint may not be called; the message says why."""
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """The rules an endpoint URL must follow."""
+
+    allow_http: bool
+    allowed_networks: tuple[IPNetwork, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> EndpointPolicy:
+        """The policy the app's settings describe."""
+        return cls(
+            allow_http=settings["WEBHOOK_ALLOW_HTTP"],
+            allowed_networks=parse_networks(settings["WEBHOOK_ALLOWED_NETWORKS"]),
+        )
+
+    def check(self, url: str) -> None:
+        """Raise :class:`UnsafeEndpoint` unless the hub may call ``url``."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise UnsafeEndpoint(f"Not a valid URL: {exc}.") from exc
+        schemes = ("https", "http") if self.allow_http else ("https",)
+        if parts.scheme not in schemes:
+            raise UnsafeEndpoint(f"The URL must use {' or '.join(schemes)}.")
+        if not parts.hostname:
+            raise UnsafeEndpoint("The URL has no host.")
+        if parts.username is not None or parts.password is not None:
+            raise UnsafeEndpoint("The URL must not carry credentials.")
+        port = port or (443 if parts.scheme == "https" else 80)
+        for address in _resolve(parts.hostname, port):
+            if not self._allowed(address):
+                raise UnsafeEndpoint(
+                    f"{parts.hostname} resolves to {address}, which is not a public address."
+                )
+
+    def _allowed(self, address: IPAddress) -> bool:
+        if any(address in network for network in self.allowed_networks):
+            return True
+        return address.is_global and not address.is_multicast
+
+
+def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """CIDR strings as networks; ValueError names a bad one."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network such as 10.0.0.0/8") from exc
+    return tuple(networks)
+
+
+def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeEndpoint(f"{host} does not resolve.") from exc
+    addresses = []
+    for info in infos:
+        # IPv6 addresses may carry a zone (fe80::1%eth0), which ip_address refuses.
+        text = str(info[4][0]).split("%", 1)[0]
+        address = ipaddress.ip_address(text)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        addresses.append(address)
+    return addresses

@@ -1,0 +1,171 @@
+"""How subscriptions look on the wire: creation, replay and ack bodies, the subscription,
+its pulled events and its attempt log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from hub.events.schemas import FeedPageSchema, within_feed_page
+from hub.records.schemas import PageQuerySchema, UtcDateTime
+from hub.subscriptions.models import Subscription
+from hub.subscriptions.service import lag
+from schemas.project import CATEGORIES
+
+MAX_URL = 2000
+MAX_TYPES = 32
+
+
+class FilterSchema(ma.Schema):
+    """Which events of the chosen types: all given conditions must hold."""
+
+    project_code = fields.String(validate=validate.Length(1, 24))
+    admin_division = fields.String(
+        validate=validate.Regexp(r"^\d{6}\Z", error="Must be a 6-digit division code."),
+        metadata={"description": "The project's administrative division."},
+    )
+    category = fields.String(
+        validate=validate.OneOf(CATEGORIES), metadata={"description": "The project's category."}
+    )
+
+
+class SubscriptionInSchema(ma.Schema):
+    """A new subscription: a webhook with ``endpoint_url``, else a pull subscription."""
+
+    types = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        required=True,
+        validate=validate.Length(1, MAX_TYPES),
+    )
+    filter = fields.Nested(FilterSchema, load_default=dict)
+    endpoint_url = fields.String(
+        validate=validate.Length(1, MAX_URL),
+        metadata={"description": "https URL to deliver to; leave out for a pull subscription."},
+    )
+
+
+class ReplayInSchema(ma.Schema):
+    """Where to deliver from again: after a sequence, or since a time."""
+
+    after = fields.Integer(validate=validate.Range(min=0))
+    since = UtcDateTime(metadata={"description": "ISO 8601 with offset."})
+
+    @ma.validates_schema
+    def _one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("after" in data) == ("since" in data):
+            raise ma.ValidationError("Give exactly one of after and since.", "_schema")
+
+
+class RotateSecretInSchema(ma.Schema):
+    """How long the old secret keeps signing beside the new one."""
+
+    grace_seconds = fields.Integer(
+        validate=validate.Range(min=0, max=30 * 24 * 3600),
+        metadata={"description": "Default WEBHOOK_SECRET_GRACE."},
+    )
+
+
+class AckInSchema(ma.Schema):
+    """Every event up to ``sequence`` was handled."""
+
+    sequence = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class PullQuerySchema(ma.Schema):
+    """How many events to take and how long to wait for one."""
+
+    limit = fields.Integer(load_default=100, validate=[validate.Range(min=1), within_feed_page])
+    wait = fields.Float(
+        load_default=0,
+        validate=validate.Range(min=0, max=60),
+        metadata={"description": "Seconds to wait for an event when there is none."},
+    )
+
+
+class SubscriptionOutSchema(ma.Schema):
+    """A subscription and where it stands."""
+
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "pull or webhook"})
+    types = fields.List(fields.String())
+    filter = fields.Nested(FilterSchema)
+    endpoint_url = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active, paused or failing"})
+    status_reason = fields.String(allow_none=True)
+    cursor = fields.Integer(metadata={"description": "The last event confirmed."})
+    lag = fields.Integer(metadata={"description": "Events in the log after the cursor."})
+    attempts = fields.Integer(metadata={"description": "Failed attempts at the next event."})
+    next_attempt_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class SubscriptionCreatedSchema(SubscriptionOutSchema):
+    """A new subscription; a webhook's signing secret is shown here only."""
+
+    secret = fields.String(allow_none=True)
+
+
+class SubscriptionPageSchema(ma.Schema):
+    """A page of subscriptions, newest first."""
+
+    items = fields.List(fields.Nested(SubscriptionOutSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class SecretSchema(ma.Schema):
+    """A new signing secret, shown once."""
+
+    secret = fields.String()
+    previous_secret_until = fields.AwareDateTime(allow_none=True)
+
+
+class PulledEventsSchema(FeedPageSchema):
+    """Events after the subscription's cursor; ``next_after`` is what to acknowledge once they
+    are handled (it also skips events the subscription's filter passed over)."""
+
+
+class DeliveryOutSchema(ma.Schema):
+    """One delivery attempt."""
+
+    id = fields.Integer()
+    sequence = fields.Integer()
+    event_id = fields.String()
+    attempt = fields.Integer()
+    at = fields.AwareDateTime()
+    outcome = fields.String(metadata={"description": "delivered, failed, gone or exhausted"})
+    response_code = fields.Integer(allow_none=True)
+    duration_ms = fields.Float()
+    error = fields.String(allow_none=True)
+
+
+class DeliveryPageSchema(ma.Schema):
+    """A page of attempts, newest first."""
+
+    items = fields.List(fields.Nested(DeliveryOutSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class DeliveryQuerySchema(PageQuerySchema):
+    """Pagination of the attempt log."""
+
+
+def subscription_out(subscription: Subscription, head: int) -> dict[str, Any]:
+    """The wire form of ``subscription`` with the log's head at ``head``."""
+    return {
+        "id": subscription.id,
+        "kind": subscription.kind,
+        "types": subscription.types,
+        "filter": subscription.filter,
+        "endpoint_url": subscription.endpoint_url,
+        "status": subscription.status,
+        "status_reason": subscription.status_reason,
+        "cursor": subscription.cursor,
+        "lag": lag(subscription, head),
+        "attempts": subscription.attempts,
+        "next_attempt_at": subscription.next_attempt_at if subscription.kind == "webhook" else None,
+        "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at,
+    }

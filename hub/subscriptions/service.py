@@ -1,0 +1,232 @@
+"""Subscriptions: create, inspect, pause, resume, replay, delete; pull and acknowledge.
+
+A subscription belongs to the department whose key created it; other departments cannot see
+it (404). Its ``cursor`` is the last event the subscriber confirmed, and a new subscription
+starts at the head of the log: it receives what changes from then on (``replay`` goes back).
+Delivery is at-least-once: a subscriber de-duplicates by the event ``id``.
+Pull subscriptions are read here; webhook subscriptions are worked by the dispatcher
+(``hub.subscriptions.dispatcher``), which reads and advances the same columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.auth.identity import Identity
+from hub.db import utcnow
+from hub.errors import Conflict, NotFound, Unprocessable
+from hub.events import service as events
+from hub.pagination import MAX_ID, newest_first
+from hub.records.models import RecordVersion
+from hub.subscriptions import webhooks
+from hub.subscriptions.matching import EventFilter, read_matching
+from hub.subscriptions.models import Delivery, Subscription
+from hub.subscriptions.policy import EndpointPolicy, UnsafeEndpoint
+from schemas import registry
+
+STATUSES = ("active", "paused", "failing")
+
+
+def _check_types(types: Sequence[str]) -> None:
+    known = registry()
+    unknown = [name for name in types if name not in known]
+    if unknown:
+        raise Unprocessable(
+            "Unknown record type(s).",
+            errors={
+                "types": [
+                    f"No record type {name!r}; GET /api/v1/types lists them." for name in unknown
+                ]
+            },
+        )
+
+
+def check_endpoint(url: str, policy: EndpointPolicy) -> None:
+    """422 naming ``endpoint_url`` unless the policy lets the hub call ``url``."""
+    try:
+        policy.check(url)
+    except UnsafeEndpoint as exc:
+        raise Unprocessable(
+            "The endpoint is not allowed.", errors={"endpoint_url": [str(exc)]}
+        ) from exc
+
+
+def create(
+    session: Session,
+    identity: Identity,
+    *,
+    types: Sequence[str],
+    filter_: Mapping[str, Any],
+    endpoint_url: str | None,
+    policy: EndpointPolicy,
+) -> tuple[Subscription, str | None]:
+    """A new subscription from the head of the log; a webhook's secret is returned once."""
+    _check_types(types)
+    secret = None
+    if endpoint_url is not None:
+        check_endpoint(endpoint_url, policy)
+        secret = webhooks.new_secret()
+    now = utcnow()
+    # Number what has committed, so the subscription starts after it (a round running
+    # elsewhere at this moment may still number a few earlier changes after the head).
+    events.number_events(session)
+    subscription = Subscription(
+        department_id=identity.department_id,
+        created_by=identity.key_id,
+        kind="webhook" if endpoint_url is not None else "pull",
+        types=sorted(set(types)),
+        filter={name: value for name, value in filter_.items() if value is not None},
+        status="active",
+        cursor=events.head_sequence(session),
+        endpoint_url=endpoint_url,
+        secret=secret,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription, secret
+
+
+def list_subscriptions(
+    session: Session, identity: Identity, *, limit: int, before_id: int | None
+) -> tuple[list[Subscription], int | None]:
+    """The caller's department's subscriptions, newest first, and the id to continue before."""
+    query = select(Subscription).where(Subscription.department_id == identity.department_id)
+    return newest_first(session, query, Subscription.id, limit, before_id)
+
+
+def get_subscription(
+    session: Session, identity: Identity, subscription_id: int, *, lock: bool = False
+) -> Subscription:
+    """The caller's department's subscription ``subscription_id``, else 404."""
+    found = (
+        session.get(Subscription, subscription_id, with_for_update=lock)
+        if subscription_id <= MAX_ID
+        else None
+    )
+    if found is None or found.department_id != identity.department_id:
+        raise NotFound(f"Your department has no subscription {subscription_id}.")
+    return found
+
+
+def _touch(subscription: Subscription) -> None:
+    subscription.updated_at = utcnow()
+
+
+def pause(subscription: Subscription, reason: str = "Paused by the subscriber.") -> None:
+    """Stop deliveries; the subscription keeps its place."""
+    subscription.status = "paused"
+    subscription.status_reason = reason
+    _touch(subscription)
+
+
+def resume(subscription: Subscription) -> None:
+    """Deliver again from where the subscription stands, with a fresh retry schedule."""
+    subscription.status = "active"
+    subscription.status_reason = None
+    subscription.attempts = 0
+    subscription.next_attempt_at = utcnow()
+    _touch(subscription)
+
+
+def replay(
+    session: Session,
+    subscription: Subscription,
+    *,
+    after: int | None = None,
+    since: datetime | None = None,
+) -> None:
+    """Move the cursor back (or forward) so events after ``after``, or since ``since``, are
+    delivered again; the subscription becomes active."""
+    bounds = events.log_bounds(session)
+    if since is not None:
+        first = session.scalar(
+            select(func.min(RecordVersion.sequence)).where(
+                RecordVersion.sequence.is_not(None), RecordVersion.created_at >= since
+            )
+        )
+        after = bounds.head if first is None else first - 1
+    assert after is not None, "the schema asks for after or since"
+    if after > bounds.head:
+        raise Unprocessable(
+            "Beyond the log.", errors={"after": [f"The log ends at {bounds.head}."]}
+        )
+    events.check_retained(bounds, after)
+    subscription.cursor = after
+    resume(subscription)
+
+
+def rotate_secret(subscription: Subscription, grace_seconds: int) -> str:
+    """A new signing secret; the old one keeps signing beside it for ``grace_seconds``."""
+    if subscription.kind != "webhook":
+        raise Conflict("A pull subscription has no signing secret.")
+    secret = webhooks.new_secret()
+    subscription.previous_secret = subscription.secret if grace_seconds else None
+    subscription.previous_secret_until = (
+        utcnow() + timedelta(seconds=grace_seconds) if grace_seconds else None
+    )
+    subscription.secret = secret
+    _touch(subscription)
+    return secret
+
+
+def signing_secrets(subscription: Subscription, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous during
+    its grace period."""
+    found = [subscription.secret] if subscription.secret else []
+    until = subscription.previous_secret_until
+    if subscription.previous_secret and until is not None and now < until:
+        found.append(subscription.previous_secret)
+    return found
+
+
+def event_filter(subscription: Subscription) -> EventFilter:
+    """The events ``subscription`` wants."""
+    return EventFilter.of(subscription.types, subscription.filter)
+
+
+def _require_pull(subscription: Subscription) -> None:
+    if subscription.kind != "pull":
+        raise Conflict(
+            "This is a webhook subscription: its events are delivered to its endpoint_url."
+        )
+
+
+def pull(session: Session, subscription: Subscription, limit: int) -> events.FeedPage:
+    """The next events after the subscription's cursor; the cursor moves only on ``ack``."""
+    _require_pull(subscription)
+    bounds = events.log_bounds(session)
+    events.check_retained(bounds, subscription.cursor)
+    return read_matching(session, subscription.cursor, limit, event_filter(subscription))
+
+
+def ack(session: Session, subscription: Subscription, sequence: int) -> None:
+    """Confirm every event up to ``sequence``; acknowledging again, or less, changes nothing."""
+    _require_pull(subscription)
+    head = events.head_sequence(session)
+    if sequence > head:
+        raise Unprocessable("Beyond the log.", errors={"sequence": [f"The log ends at {head}."]})
+    if sequence > subscription.cursor:
+        subscription.cursor = sequence
+        _touch(subscription)
+
+
+def list_deliveries(
+    session: Session, subscription: Subscription, *, limit: int, before_id: int | None
+) -> tuple[list[Delivery], int | None]:
+    """The subscription's delivery attempts, newest first, and the id to continue before."""
+    query = select(Delivery).where(Delivery.subscription_id == subscription.id)
+    return newest_first(session, query, Delivery.id, limit, before_id)
+
+
+def lag(subscription: Subscription, head: int) -> int:
+    """Events in the log after the subscription's cursor (an upper bound of what it is owed)."""
+    return max(0, head - subscription.cursor)
