@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from hub.events import notify
 from hub.events import service as events_service
 from hub.extensions import db
 from hub.records.models import RecordVersion
+from hub.subscriptions.dispatcher import Dispatcher
 from tests.factories import (
     OTHER_PROJECT_CODE,
     PROJECT_CODE,
@@ -23,6 +25,7 @@ from tests.factories import (
     permit_data,
     project_data,
 )
+from tests.receiver import Receiver, run_receiver
 
 API = "/api/v1"
 EVENTS = f"{API}/events"
@@ -538,6 +541,62 @@ def test_concurrent_writers_never_make_a_reader_skip_an_event(app, project, head
 
     assert not failures, failures
     assert seen == list(range(1, total + 1))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback."""
+    yield from run_receiver()
+
+
+def test_writers_a_feed_reader_and_a_dispatcher_each_see_every_event_once_in_order(
+    app, project, headers, receiver
+):
+    """Several writers at once; the feed reader and a webhook subscription each get every
+    event exactly once, in sequence order."""
+    app.config.update(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"])
+    subscriber = headers("audit", ["subscriptions"])
+    created = app.test_client().post(
+        f"{API}/subscriptions",
+        json={"types": ["land_parcel", "funding", "permit"], "endpoint_url": receiver.url},
+        headers=subscriber,
+    )
+    assert created.status_code == 201, created.json
+    dispatcher = Dispatcher(app)
+    dispatcher.start()
+    feed_seen: list[int] = []
+    failures: list[str] = []
+    try:
+        threads = [
+            threading.Thread(target=_write_records, args=(app, headers, n, failures))
+            for n in range(len(WRITERS))
+        ]
+        for thread in threads:
+            thread.start()
+        after = 1
+        deadline = time.monotonic() + 60
+        expected = len(WRITERS) * RECORDS_PER_WRITER
+        while len(feed_seen) < expected and time.monotonic() < deadline:
+            page = read_feed(app.test_client(), headers("audit"), after=after, wait=0.2, limit=9)
+            feed_seen.extend(e["sequence"] for e in page["events"])
+            after = page["next_after"]
+        for thread in threads:
+            thread.join(timeout=60)
+        receiver.wait_for(expected, timeout=30)
+    finally:
+        dispatcher.stop()
+    assert not failures, failures
+    assert feed_seen == list(range(2, expected + 2))
+    assert receiver.sequences() == feed_seen
+
+
+def _write_records(app, headers, number: int, failures: list[str]) -> None:
+    department, type_name, body = WRITERS[number]
+    writer, auth = app.test_client(), headers(department)
+    for n in range(RECORDS_PER_WRITER):
+        response = writer.put(record_url(type_name, f"D{number}-{n}"), json=body(), headers=auth)
+        if response.status_code != 201:
+            failures.append(f"writer {number}: {response.status_code} {response.json}")
 
 
 # --- Access --------------------------------------------------------------------------------
