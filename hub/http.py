@@ -6,9 +6,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Request, current_app, g, request
+import orjson
+from flask import Flask, Request, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
+from werkzeug.sansio.response import Response as BaseResponse
 
 from hub.auth.identity import current_identity
 from hub.errors import BadRequest, UnsupportedMediaType
@@ -96,9 +98,20 @@ class NoCookieSessions(SessionInterface):
 
 
 class HubJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing the non-standard ``NaN`` and ``Infinity`` that Python accepts."""
+    """Flask's JSON, refusing the non-standard ``NaN`` and ``Infinity`` that Python accepts,
+    and writing responses with orjson: a feed page of a thousand events is most of a megabyte,
+    which the standard library takes several times longer to write."""
 
     sort_keys = False  # responses keep the contract's field order
+
+    def response(self, *args: Any, **kwargs: Any) -> BaseResponse:
+        """A compact UTF-8 JSON response."""
+        document = self._prepare_response_obj(args, kwargs)
+        try:
+            body = orjson.dumps(document, default=self.default, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # what orjson does not take: integers beyond 64 bits, lone surrogates
+            return super().response(*args, **kwargs)
+        return Response(body, mimetype=self.mimetype)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants."""

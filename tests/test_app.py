@@ -7,6 +7,7 @@ type and contradictory settings stop the app at start with a ConfigError naming 
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -545,3 +546,18 @@ def test_a_database_the_hub_does_not_support_is_refused_at_start(tmp_path):
             {"DATABASE_URL": "mysql://root@127.0.0.1/test", "SECRET_KEY": "s" * 40},
             environ={},
         )
+
+
+def test_json_responses_are_compact_utf8(app: Flask) -> None:
+    with app.test_request_context():
+        response = app.json.response({"name": "城市轨道交通", "n": [1.5, None]})
+    assert response.mimetype == "application/json"
+    assert response.get_data() == '{"name":"城市轨道交通","n":[1.5,null]}\n'.encode()
+
+
+@pytest.mark.parametrize("value", [2**70, "lone \ud800 surrogate"], ids=["big-int", "surrogate"])
+def test_json_responses_take_what_the_fast_encoder_does_not(app: Flask, value: Any) -> None:
+    with app.test_request_context():
+        response = app.json.response({"value": value})
+    assert response.status_code == 200
+    assert json.loads(response.get_data()) == {"value": value}

@@ -48,9 +48,8 @@ from hub.audit import trail
 from hub.auth.models import Department
 from hub.db import rowcount, utcnow
 from hub.events import follow, notify
-from hub.events.service import cloud_event, head_sequence
+from hub.events.service import Change, cloud_event, head_sequence
 from hub.extensions import db
-from hub.records.models import RecordVersion
 from hub.sharing.service import reader_view
 from hub.subscriptions import service
 from hub.subscriptions.matching import read_matching
@@ -296,7 +295,7 @@ class Dispatcher:
             session.expunge(subscription)
         return subscription, rendered, page.next_after
 
-    def _render(self, version: RecordVersion, view: Any, today: Any) -> Rendered:
+    def _render(self, version: Change, view: Any, today: Any) -> Rendered:
         event = cloud_event(version, view, self.app.config, today)
         record_type = registry()[version.record_type]
         shown = record_type.protected_fields & event["data"]["record"].keys()

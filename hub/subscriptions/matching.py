@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.events import service as events
-from hub.records.models import Record, RecordVersion
+from hub.records.models import Record
 
 # Events looked at per query while skipping those a subscription does not want.
 SCAN_PAGE = 500
@@ -59,7 +59,7 @@ def _project_fields(session: Session, codes: set[str]) -> dict[str, Mapping[str,
 
 
 def _matches(
-    version: RecordVersion,
+    version: events.Change,
     wanted: Mapping[str, str],
     projects: Mapping[str, Mapping[str, Any]],
 ) -> bool:
@@ -85,7 +85,7 @@ def read_matching(
     that did not match are not looked at again. At most ``scan_limit`` events are looked at.
     """
     head = events.head_sequence(session)
-    found: list[RecordVersion] = []
+    found: list[events.Change] = []
     position, scanned = after, 0
     wanted = event_filter.by_project_fields
     while len(found) < limit and position < head and scanned < scan_limit:

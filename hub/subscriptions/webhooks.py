@@ -78,7 +78,8 @@ class Sender:
     def __init__(self, timeout: float, pool_size: int) -> None:
         self._pool = urllib3.PoolManager(
             num_pools=max(pool_size, 10),
-            maxsize=1,
+            # one connection per delivery thread to the same host, kept for the next
+            maxsize=max(1, pool_size),
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
             retries=False,
         )
