@@ -11,12 +11,14 @@ transaction tries to become a write one (SQLite would answer that with SQLITE_BU
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -82,6 +84,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def load_stored_json(raw: str | bytes) -> Any:
+    """Parse a JSON document read from the database.
+
+    orjson is several times faster than the standard library, which matters on feed pages of a
+    thousand documents; what it refuses (such as a float beyond double range) falls back.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs, the driver this project installs."""
     parsed = make_url(url)
@@ -112,7 +126,12 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
     """Create the engine for ``url`` with the settings each backend needs."""
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False},
+            json_deserializer=load_stored_json,
+        )
         _configure_sqlite(engine, busy_timeout)
         return engine
     # No pre-ping: it would cost a round trip on every request. After a database restart the
@@ -123,6 +142,7 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
+        json_deserializer=load_stored_json,
     )
 
 
