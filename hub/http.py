@@ -114,23 +114,13 @@ class HubJSONProvider(DefaultJSONProvider):
         return Response(body, mimetype=self.mimetype)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants and for
-        integers beyond 64 bits (stored documents are read back with orjson, which has no
-        larger integers; JavaScript clients have none either)."""
+        """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants."""
         kwargs.setdefault("parse_constant", _refuse_constant)
-        kwargs.setdefault("parse_int", _int64)
         return super().loads(s, **kwargs)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-def _int64(text: str) -> int:
-    value = int(text)
-    if not -(2**63) <= value < 2**64:
-        raise ValueError(f"the integer {text[:30]}... does not fit in 64 bits")
-    return value
 
 
 def reader() -> ReaderView:

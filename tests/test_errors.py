@@ -770,15 +770,3 @@ def test_unavailable_database_answers_503_with_retry_after(
     finally:
         db.dispose(app)
 
-
-def test_integers_beyond_64_bits_are_refused_with_400(
-    client: FlaskClient, ndrc: dict[str, str]
-) -> None:
-    response = client.put(
-        f"/api/v1/records/project/{PROJECT_CODE}",
-        data='{"name": "x", "total_investment": 1' + "0" * 25 + "}",
-        content_type="application/json",
-        headers=ndrc,
-    )
-    assert_problem(response, 400)
-    assert "64 bits" in response.json["detail"]
