@@ -769,4 +769,3 @@ def test_unavailable_database_answers_503_with_retry_after(
         assert int(response.headers["Retry-After"]) > 0
     finally:
         db.dispose(app)
-
