@@ -247,7 +247,7 @@ def measure(
     prefix = uuid.uuid4().hex[:8]
     jobs = [(port, c, kind, headers, seconds, batch, prefix) for c in range(pool._processes)]
     started = time.monotonic()
-    counts = pool.map(_client_worker, jobs)
+    counts: list[int] = pool.map(_client_worker, jobs)
     return sum(counts) / (time.monotonic() - started)
 
 

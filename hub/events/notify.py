@@ -24,6 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 CHANNEL = "hub_changes"
+# seconds between the listener's looks at whether it should stop
+STOP_CHECK = 0.2
 _CHANGED = "hub_changed"
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,7 +101,7 @@ class PostgresListener:
                 self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening (within a second)."""
+        """Stop listening (within a fraction of a second)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -119,7 +121,8 @@ class PostgresListener:
                     pause = 0.5
                     self._signal.raise_()
                     while not self._stop.is_set():
-                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                        # short waits, so that stop() takes effect promptly
+                        for _ in connection.notifies(timeout=STOP_CHECK, stop_after=1):
                             self._signal.raise_()
             except psycopg.Error:
                 logger.warning("Change listener lost the database; retrying", exc_info=True)

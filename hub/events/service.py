@@ -60,13 +60,16 @@ def has_unnumbered(session: Session) -> bool:
     return session.scalar(_UNNUMBERED.limit(1)) is not None
 
 
-def number_events(session: Session) -> int:
+def number_events(session: Session, *, wait: bool = False) -> int:
     """One numbering round in ``session``'s own transaction; return how many were numbered.
 
+    A round that finds another holding the counter skips, unless told to ``wait`` for it.
     The caller commits right after: the counter stays locked until then.
     """
     counter = session.scalar(
-        select(EventCounter).where(EventCounter.id == COUNTER_ID).with_for_update(skip_locked=True)
+        select(EventCounter)
+        .where(EventCounter.id == COUNTER_ID)
+        .with_for_update(skip_locked=not wait)
     )
     if counter is None:
         return 0  # another round holds the counter

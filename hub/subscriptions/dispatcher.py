@@ -63,7 +63,8 @@ logger = logging.getLogger(__name__)
 TURN_PAGE = 20
 # a lease outlasts a turn and its last delivery by this much
 LEASE_MARGIN = 30.0
-# an endpoint whose answers take longer than this (smoothed) counts as slow
+# an endpoint whose answers take longer than this (smoothed), or than a quarter of the
+# timeout if that is less, counts as slow
 SLOW_SECONDS = 1.0
 # the longest Retry-After honoured
 MAX_RETRY_AFTER = 24 * 3600.0
@@ -92,6 +93,7 @@ class Dispatcher:
         self.concurrency: int = settings["DISPATCHER_CONCURRENCY"]
         self.turn: float = settings["DISPATCHER_TURN_SECONDS"]
         self.timeout: float = settings["WEBHOOK_TIMEOUT"]
+        self.slow_after: float = min(SLOW_SECONDS, self.timeout / 4)
         self.lease = timedelta(seconds=self.turn + self.timeout + LEASE_MARGIN)
         self.schedule: list[float] = [float(delay) for delay in settings["WEBHOOK_RETRY_SCHEDULE"]]
         self.jitter: float = settings["WEBHOOK_RETRY_JITTER"]
@@ -170,7 +172,7 @@ class Dispatcher:
         with self._lock:
             free = self.concurrency - len(self._in_flight)
             slow_in_flight = sum(1 for i in self._in_flight if self._is_slow(i))
-            slow = [i for i, t in self._answer_time.items() if t > SLOW_SECONDS]
+            slow = [i for i, t in self._answer_time.items() if t > self.slow_after]
         if free > 0:
             exclude = slow if slow_in_flight >= max(1, self.concurrency // 2) else []
             for subscription_id in self._claim(free, exclude):
@@ -181,7 +183,7 @@ class Dispatcher:
         return self._until_next_due()
 
     def _is_slow(self, subscription_id: int) -> bool:
-        return self._answer_time.get(subscription_id, 0.0) > SLOW_SECONDS
+        return self._answer_time.get(subscription_id, 0.0) > self.slow_after
 
     def _finished(self, subscription_id: int) -> Any:
         def done(future: Future[None]) -> None:

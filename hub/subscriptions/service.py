@@ -72,9 +72,9 @@ def create(
         check_endpoint(endpoint_url, policy)
         secret = webhooks.new_secret()
     now = utcnow()
-    # Number what has committed, so the subscription starts after it (a round running
-    # elsewhere at this moment may still number a few earlier changes after the head).
-    events.number_events(session)
+    # Number what has committed (waiting for a round running elsewhere to finish), so the
+    # subscription starts after every change committed before it.
+    events.number_events(session, wait=True)
     subscription = Subscription(
         department_id=identity.department_id,
         created_by=identity.key_id,
