@@ -40,11 +40,21 @@ class HubServer(BaseApplication):  # type: ignore[misc]
         if self.dispatcher:
             from hub.subscriptions.dispatcher import Dispatcher
 
-            Dispatcher(app).start()
+            dispatcher = Dispatcher(app)
+            dispatcher.start()
+            app.extensions["hub.dispatcher"] = dispatcher
         # What is loaded now lives as long as the process: keep the collector from walking
         # it again and again (a full collection over it paused big feed pages for 100 ms).
         gc.freeze()
         return app
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """Let the worker's dispatcher finish what is in flight and give back its leases."""
+    app = getattr(worker, "wsgi", None)
+    dispatcher = app.extensions.get("hub.dispatcher") if isinstance(app, Flask) else None
+    if dispatcher is not None:
+        dispatcher.stop()
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -88,6 +98,7 @@ def serve(
                 "accesslog": "-" if access_log else None,
                 "graceful_timeout": 10,
                 "timeout": 90,
+                "worker_exit": _worker_exit,
                 "child_exit": _child_exit,
             },
             dispatcher=dispatcher,
