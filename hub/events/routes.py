@@ -27,13 +27,13 @@ def feed(after: int, limit: int, wait: float, **filters: Any) -> dict[str, Any]:
     for name in types:
         record_type_named(name)
     project_code = filters.get("project_code")
+    view = reader()
     page = follow.long_poll(
-        lambda: service.read_feed(db.session, after, limit, types, project_code),
+        lambda: service.read_feed(db.session, after, limit, types, project_code, shared_with=view),
         lambda page: bool(page.events),
         wait,
     )
-    view, today, settings = reader(), city_today(), current_app.config
     return {
-        "events": [service.cloud_event(v, view, settings, today) for v in page.events],
+        "events": service.feed_events(page.events, view, current_app.config, city_today()),
         "next_after": page.next_after,
     }

@@ -35,11 +35,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, func, select, update
+import orjson
+from sqlalchemy import Row, Table, Text, case, delete, func, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from hub.audit.trail import note_disclosure
-from hub.db import rowcount
+from hub.db import load_stored_json, rowcount
 from hub.errors import Gone
 from hub.events.models import EventCounter
 from hub.events.notify import mark_changed
@@ -175,14 +178,38 @@ def read_feed(
     limit: int,
     types: Sequence[str] = (),
     project_code: str | None = None,
+    *,
+    shared_with: ReaderView | None = None,
 ) -> FeedPage:
     """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered.
 
-    Raises :class:`Gone` when ``after`` is behind the retained log.
+    Raises :class:`Gone` when ``after`` is behind the retained log. See :func:`read_range`
+    for ``shared_with``.
     """
     bounds = log_bounds(session)
     check_retained(bounds, after)
-    return read_range(session, after, bounds.head, limit, types, project_code)
+    return read_range(
+        session, after, bounds.head, limit, types, project_code, shared_with=shared_with
+    )
+
+
+def _without(data: Any, names: Sequence[str], dialect: str) -> Any:
+    """SQL for the JSON document ``data`` without the keys ``names``."""
+    if dialect == "postgresql":
+        return data.op("-")(postgresql.array(names, type_=Text))
+    return func.json_remove(data, *[f'$."{name}"' for name in names])
+
+
+def _shared_data(reader: ReaderView, dialect: str) -> Any:
+    """SQL for a version's data as JSON text, less the fields ``reader`` may not see."""
+    data = _VERSIONS.c.data
+    cases = [
+        (_VERSIONS.c.record_type == record_type.name, _without(data, withheld, dialect))
+        for record_type in registry().values()
+        if (withheld := reader.withheld_fields(record_type))
+    ]
+    projected = case(*cases, else_=data) if cases else data
+    return sql_cast(projected, Text).label("shared_data")
 
 
 def read_range(
@@ -192,12 +219,23 @@ def read_range(
     limit: int,
     types: Sequence[str] = (),
     project_code: str | None = None,
+    *,
+    shared_with: ReaderView | None = None,
 ) -> FeedPage:
-    """Changes with ``after < sequence <= head`` in order, at most ``limit``, filtered."""
+    """Changes with ``after < sequence <= head`` in order, at most ``limit``, filtered.
+
+    With ``shared_with``, each change carries ``shared_data`` instead of ``data``: the JSON
+    text of what that reader may see, cut in the database, for :func:`feed_events`.
+    """
     if after >= head:
         return FeedPage(events=[], next_after=after)
+    columns: list[Any] = _FEED_COLUMNS
+    if shared_with is not None:
+        dialect = session.get_bind().dialect.name
+        columns = [c for c in _FEED_COLUMNS if c.name != "data"]
+        columns.append(_shared_data(shared_with, dialect))
     query = (
-        select(*_FEED_COLUMNS)
+        select(*columns)
         .where(RecordVersion.sequence > after, RecordVersion.sequence <= head)
         .order_by(RecordVersion.sequence)
         .limit(limit)
@@ -227,6 +265,40 @@ def cloud_event(
     record_type = registry()[version.record_type]
     record, withheld = reader.visible(record_type, record_type.present(version.data, today))
     note_disclosure(record_type, version.record_key, record)
+    return _envelope(version, record, withheld, settings)
+
+
+def feed_events(
+    versions: Sequence[Change],
+    reader: ReaderView,
+    settings: Mapping[str, Any],
+    today: date,
+) -> list[dict[str, Any]]:
+    """Render changes read with ``shared_with=reader`` as CloudEvents for that reader.
+
+    A record the reader sees in full as stored (no computed fields, and none of its protected
+    fields shown, so nothing to audit) goes out as the database's JSON text, embedded
+    unparsed: a feed page is mostly such records, and parsing and re-encoding them was most
+    of its cost. Any other record is parsed, completed and filtered as :func:`cloud_event`
+    does.
+    """
+    rendered = []
+    for version in versions:
+        record_type = registry()[version.record_type]
+        withheld = reader.withheld_fields(record_type)
+        if record_type.compute is None and record_type.protected_fields <= set(withheld):
+            record: Any = orjson.Fragment(version.shared_data)
+        else:
+            shared = record_type.present(load_stored_json(version.shared_data), today)
+            record, withheld = reader.visible(record_type, shared)
+            note_disclosure(record_type, version.record_key, record)
+        rendered.append(_envelope(version, record, withheld, settings))
+    return rendered
+
+
+def _envelope(
+    version: Change, record: Any, withheld: list[str], settings: Mapping[str, Any]
+) -> dict[str, Any]:
     return {
         "specversion": "1.0",
         "id": event_id(version),
