@@ -262,8 +262,9 @@ class Database:
         SQLite keeps one snapshot for a whole transaction; PostgreSQL (read committed) takes
         one per statement, so there this only returns the connection to the pool early.
         """
-        session: Session | None = g.get("_hub_session")
+        session: Session | None = g.pop("_hub_session", None)
         if session is not None:
+            # the next use opens a new session, beginning as the request's method requires
             session.close()
 
     def finish_request(self, response: Response) -> Response:

@@ -128,7 +128,10 @@ def reader() -> ReaderView:
     view: ReaderView | None = g.get("reader")
     if view is None:
         identity = current_identity()
-        view = g.reader = reader_view(db.session, identity.department_id, identity.publishes)
+        # the session as it is when grants are first needed: a long-poll renews its session
+        view = g.reader = reader_view(
+            lambda: db.session, identity.department_id, identity.publishes
+        )
     return view
 
 

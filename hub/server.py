@@ -96,7 +96,8 @@ def serve(
                 "threads": threads,
                 "worker_class": "gthread",
                 "accesslog": "-" if access_log else None,
-                "graceful_timeout": 10,
+                # room for a delivery in flight to finish (WEBHOOK_TIMEOUT) at shutdown
+                "graceful_timeout": 30,
                 "timeout": 90,
                 "worker_exit": _worker_exit,
                 "child_exit": _child_exit,

@@ -144,7 +144,14 @@ def test_subscriptions_need_the_subscriptions_scope(client: FlaskClient, headers
         ({"types": ["project"], "endpoint_url": "https://127.0.0.1/x"}, "endpoint_url"),
         ({"types": ["project"], "endpoint_url": "https://10.1.2.3/x"}, "endpoint_url"),
         ({"types": ["project"], "endpoint_url": "https://u:p@example.com/x"}, "endpoint_url"),
+        ({"types": ["project"], "endpoint_url": "https://[64:ff9b::7f00:1]/x"}, "endpoint_url"),
+        ({"types": ["project"], "endpoint_url": "https://[2002:7f00:1::]/x"}, "endpoint_url"),
+        ({"types": ["project"], "endpoint_url": "https://[::7f00:1]/x"}, "endpoint_url"),
         ({"types": "project"}, "types"),
+        ({"types": ["project"], "filter": {"project_code": "A\u0000"}}, "filter.project_code"),
+        ({"types": ["project"], "endpoint_url": "https://1.1.1.1/a\u0000b"}, "endpoint_url"),
+        ({"types": ["project"], "endpoint_url": "https://1.1.1.1/\ud800"}, "endpoint_url"),
+        ({"types": ["proj\u0000ect"]}, "types.0"),
     ],
 )
 def test_bad_subscriptions_are_422_naming_the_field(

@@ -620,6 +620,73 @@ def test_a_timed_out_attempt_is_logged_and_retried(
     )
 
 
+@pytest.fixture
+def trickler() -> Iterator[str]:
+    """An endpoint that answers one byte every 0.2 s, for ever: each read succeeds in time."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                try:
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 1000:
+                        if stop.wait(0.2):
+                            return
+                        connection.sendall(bytes([byte]))
+                except OSError:
+                    continue  # the hub gave up on us
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/trickle"
+    stop.set()
+    server.close()
+
+
+def test_an_endpoint_trickling_its_answer_is_cut_off_at_the_timeout(
+    app: Flask, hub: Hub, project: str, trickler: str, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    subscription = hub.subscribe(trickler)
+    published(hub.publish("land_parcel", "L-1", parcel_data()))
+    one_round(app, make_dispatcher("driven", start=False))
+    (attempt,) = hub.deliveries(subscription["id"])
+    assert (attempt["outcome"], attempt["response_code"]) == ("failed", None)
+    assert attempt["error"].startswith(f"No complete answer within {TIMEOUT:g}s")
+    assert attempt["duration_ms"] < (TIMEOUT + 1) * 1000
+
+
+def test_a_delivery_goes_to_the_address_that_was_checked(
+    app: Flask,
+    hub: Hub,
+    project: str,
+    receiver: Receiver,
+    make_dispatcher: Callable[..., Dispatcher],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name is resolved once, by the policy, and the connection goes to that address
+    with the name in ``Host``: a name cannot answer one address to the check and another to
+    the connection (here the name resolves nowhere else at all)."""
+    resolve = socket.getaddrinfo
+
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return resolve("127.0.0.1" if host == "hooks.example.test" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr("hub.subscriptions.policy.socket.getaddrinfo", fake)
+    url = receiver.url("named").replace("127.0.0.1", "hooks.example.test")
+    subscription = hub.subscribe(url)
+    published(hub.publish("land_parcel", "L-1", parcel_data()))
+    one_round(app, make_dispatcher("driven", start=False))
+    (receipt,) = receiver.receipts("named")
+    assert receipt.headers["host"] == f"hooks.example.test:{receiver.port}"
+    assert hub.get(subscription["id"])["cursor"] == receipt.sequence
+
+
 def test_an_endpoint_that_refuses_connections_is_retried_once_it_listens(
     app: Flask, hub: Hub, project: str, make_dispatcher: Callable[..., Dispatcher]
 ) -> None:
@@ -1383,3 +1450,35 @@ def test_slow_endpoints_do_not_starve_a_healthy_one(
         assert [r.sequence for r in receiver.wait_for(path, 3)] == [
             slow[0]["cursor"] + n for n in (1, 2, 3)
         ]
+
+
+def test_an_event_that_cannot_be_rendered_backs_off_and_says_why(
+    app: Flask,
+    hub: Hub,
+    project: str,
+    receiver: Receiver,
+    make_dispatcher: Callable[..., Dispatcher],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot render")
+
+    monkeypatch.setattr("hub.subscriptions.dispatcher.cloud_event", broken)
+    subscription = hub.subscribe(receiver.url("poison"))
+    published(hub.publish("land_parcel", "L-1", parcel_data()))
+    driven = make_dispatcher("driven", start=False)
+
+    one_round(app, driven)
+    shown = hub.get(subscription["id"])
+    assert (shown["status"], shown["attempts"]) == ("active", 1)
+    assert "RuntimeError: cannot render" in shown["status_reason"]
+
+    def attempts() -> int:
+        one_round(app, driven)
+        return int(hub.get(subscription["id"])["attempts"])
+
+    # each failed turn waits out its place in the schedule; the one after the last fails it
+    eventually(lambda: attempts() > len(RETRY_SCHEDULE), "the schedule running out")
+    assert hub.get(subscription["id"])["status"] == "failing"
+    assert hub.get(subscription["id"])["cursor"] == subscription["cursor"]
+    assert receiver.receipts("poison") == []

@@ -114,15 +114,21 @@ def log_bounds(session: Session) -> LogBounds:
     return LogBounds(retained_after=row.retained_after, head=row.last_sequence)
 
 
-def check_retained(bounds: LogBounds, after: int) -> None:
+def check_retained(bounds: LogBounds, after: int, *, subscription: bool = False) -> None:
     """Refuse (410) a cursor behind the retained log, saying how to recover."""
-    if after < bounds.retained_after:
-        raise Gone(
-            f"Events up to {bounds.retained_after} are no longer kept and the cursor {after} is "
-            "behind them. Re-list the records you follow (GET /api/v1/records/{type}), then "
-            f"resume the feed with after={bounds.head}.",
-            extensions={"retained_after": bounds.retained_after, "resume_after": bounds.head},
-        )
+    if after >= bounds.retained_after:
+        return
+    resume = (
+        f"acknowledge sequence {bounds.head} (POST .../ack) to go on from the head"
+        if subscription
+        else f"resume the feed with after={bounds.head}"
+    )
+    raise Gone(
+        f"Events up to {bounds.retained_after} are no longer kept and the cursor {after} is "
+        "behind them. Re-list the records you follow (GET /api/v1/records/{type}), then "
+        f"{resume}.",
+        extensions={"retained_after": bounds.retained_after, "resume_after": bounds.head},
+    )
 
 
 @dataclass(frozen=True)

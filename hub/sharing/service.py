@@ -102,10 +102,14 @@ def granted_fields(session: Session, department_id: str, now: datetime) -> Grant
     return opened
 
 
-def reader_view(session: Session, department_id: str, publishes: frozenset[str]) -> ReaderView:
-    """The sharing rights of a department that may publish ``publishes``; grants read lazily."""
-    return ReaderView(
-        department_id=department_id,
-        publishes=publishes,
-        load_grants=lambda: granted_fields(session, department_id, utcnow()),
-    )
+def reader_view(
+    session: Session | Callable[[], Session], department_id: str, publishes: frozenset[str]
+) -> ReaderView:
+    """The sharing rights of a department that may publish ``publishes``; grants read lazily,
+    in ``session`` (or in the one ``session()`` returns when they are first needed)."""
+
+    def load() -> GrantedFields:
+        current = session() if callable(session) else session
+        return granted_fields(current, department_id, utcnow())
+
+    return ReaderView(department_id=department_id, publishes=publishes, load_grants=load)

@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,6 +66,8 @@ LEASE_MARGIN = 30.0
 # an endpoint whose answers take longer than this (smoothed), or than a quarter of the
 # timeout if that is less, counts as slow
 SLOW_SECONDS = 1.0
+# endpoints whose answer times a dispatcher remembers
+ANSWER_TIMES_KEPT = 10_000
 # the longest Retry-After honoured
 MAX_RETRY_AFTER = 24 * 3600.0
 
@@ -127,7 +129,7 @@ class Dispatcher:
         notify.notifier(self.app).signal.remove_listener(self._wake.set)
         if self._thread is not None:
             self._thread.join(timeout)
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         with self.app.app_context():
             try:
                 with db.unit_of_work() as session:
@@ -159,6 +161,9 @@ class Dispatcher:
             except SQLAlchemyError:
                 logger.warning("Dispatcher round failed; retrying", exc_info=True)
                 pause = self.poll_interval
+            except Exception:  # the loop outlives any bug in a round, and says so
+                logger.exception("Dispatcher round failed; retrying")
+                pause = self.poll_interval
             self._wake.wait(pause)
 
     def run_once(self) -> float:
@@ -171,25 +176,25 @@ class Dispatcher:
         trail.seal_if_due()
         with self._lock:
             free = self.concurrency - len(self._in_flight)
-            slow_in_flight = sum(1 for i in self._in_flight if self._is_slow(i))
-            slow = [i for i, t in self._answer_time.items() if t > self.slow_after]
+            slow = {i for i, t in self._answer_time.items() if t > self.slow_after}
+            slow_room = max(0, self.concurrency // 2 - len(self._in_flight & slow))
         if free > 0:
-            exclude = slow if slow_in_flight >= max(1, self.concurrency // 2) else []
-            for subscription_id in self._claim(free, exclude):
+            # healthy (or not yet known) endpoints first; slow ones get at most half the threads
+            claimed = self._claim(free, exclude=slow)
+            if slow and slow_room and len(claimed) < free:
+                claimed += self._claim(min(free - len(claimed), slow_room), among=slow)
+            for subscription_id in claimed:
                 with self._lock:
                     self._in_flight.add(subscription_id)
                 future = self._pool.submit(self._work, subscription_id)
                 future.add_done_callback(self._finished(subscription_id))
         return self._until_next_due()
 
-    def _is_slow(self, subscription_id: int) -> bool:
-        return self._answer_time.get(subscription_id, 0.0) > self.slow_after
-
     def _finished(self, subscription_id: int) -> Any:
         def done(future: Future[None]) -> None:
             with self._lock:
                 self._in_flight.discard(subscription_id)
-            if (error := future.exception()) is not None:
+            if not future.cancelled() and (error := future.exception()) is not None:
                 logger.error("Delivery turn failed", exc_info=error)
             self._wake.set()
 
@@ -207,8 +212,11 @@ class Dispatcher:
             S.department_id.in_(live_departments),
         )
 
-    def _claim(self, limit: int, exclude: Sequence[int]) -> list[int]:
-        """Lease up to ``limit`` due subscriptions with events to deliver."""
+    def _claim(
+        self, limit: int, *, exclude: Collection[int] = (), among: Collection[int] | None = None
+    ) -> list[int]:
+        """Lease up to ``limit`` due subscriptions with events to deliver (only ``among``
+        those, if given; none of ``exclude``)."""
         with db.unit_of_work() as session:
             now = utcnow()
             head = head_sequence(session)
@@ -221,6 +229,8 @@ class Dispatcher:
             )
             if exclude:
                 query = query.where(S.id.not_in(exclude))
+            if among is not None:
+                query = query.where(S.id.in_(among))
             with self._lock:
                 if self._in_flight:
                     query = query.where(S.id.not_in(self._in_flight))
@@ -252,8 +262,31 @@ class Dispatcher:
         with self.app.app_context():
             try:
                 self._turn(subscription_id)
+            except SQLAlchemyError:
+                logger.warning("Delivery turn of subscription %s failed", subscription_id)
+            except Exception as exc:
+                # A bug (an event that cannot be rendered, say) must neither kill the thread
+                # nor spin: the subscription backs off like a failed delivery, and says why.
+                logger.exception("Delivery turn of subscription %s failed", subscription_id)
+                self._back_off(subscription_id, f"{type(exc).__name__}: {exc}")
             finally:
                 self._release(subscription_id)
+
+    def _back_off(self, subscription_id: int, error: str) -> None:
+        """Count a failed turn as a failed attempt, with its backoff or, at the end of the
+        schedule, the failing status."""
+        with db.unit_of_work() as session:
+            subscription = session.get(S, subscription_id, with_for_update=True)
+            if subscription is None or subscription.lease_owner != self.owner:
+                return
+            number = subscription.attempts + 1
+            subscription.attempts = number
+            subscription.status_reason = f"Internal error while delivering: {error}"[:1000]
+            if number > len(self.schedule):
+                subscription.status = "failing"
+            else:
+                delay = self._backoff(number, Attempt("failed", None, 0.0, error))
+                subscription.next_attempt_at = utcnow() + delay
 
     def _turn(self, subscription_id: int) -> None:
         """Deliver the subscription's next events until the turn is up or something fails."""
@@ -311,21 +344,23 @@ class Dispatcher:
         assert subscription.endpoint_url is not None
         now = utcnow()
         try:
-            self.policy.check(subscription.endpoint_url)
+            target = self.policy.check(subscription.endpoint_url)
         except UnsafeEndpoint as exc:
             attempt = Attempt("failed", None, 0.0, f"Endpoint refused by policy: {exc}")
         else:
             secrets = service.signing_secrets(subscription, now)
             headers = signed_headers(secrets, event.event_id, event.body, now)
-            attempt = self.sender.send(subscription.endpoint_url, headers, event.body)
+            attempt = self.sender.send(target, headers, event.body)
         self._note_answer_time(subscription.id, attempt)
         return self._record(subscription, event, attempt)
 
     def _note_answer_time(self, subscription_id: int, attempt: Attempt) -> None:
         taken = attempt.duration if attempt.response_code is not None else self.timeout
         with self._lock:
-            before = self._answer_time.get(subscription_id, taken)
+            before = self._answer_time.pop(subscription_id, taken)
             self._answer_time[subscription_id] = 0.5 * before + 0.5 * taken
+            if len(self._answer_time) > ANSWER_TIMES_KEPT:  # forget the longest unheard
+                del self._answer_time[next(iter(self._answer_time))]
 
     def _record(self, subscription: Subscription, event: Rendered, attempt: Attempt) -> bool:
         """Write the attempt and its consequence in one unit of work; whether to go on."""
@@ -337,6 +372,7 @@ class Dispatcher:
             changes = {
                 "cursor": event.sequence,
                 "attempts": 0,
+                "status_reason": None,
                 "next_attempt_at": now,
                 "lease_until": now + self.lease,
             }
@@ -411,7 +447,8 @@ class Dispatcher:
                 "records": sorted(event.disclosed),
                 "fields": fields,
                 "sequence": event.sequence,
-                "endpoint_url": subscription.endpoint_url,
+                # without its query, which may carry a receiver's token
+                "endpoint_url": (subscription.endpoint_url or "").split("?", 1)[0],
             },
         )
 

@@ -16,6 +16,7 @@ from hub.events.service import cloud_event
 from hub.extensions import db
 from hub.http import city_today, reader
 from hub.pagination import before_id, id_cursor, page_limit
+from hub.records.schemas import PageQuerySchema
 from hub.subscriptions import service
 from hub.subscriptions.models import Subscription
 from hub.subscriptions.policy import EndpointPolicy
@@ -61,13 +62,18 @@ def _out(subscription: Subscription) -> dict[str, Any]:
 def create_subscription(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Subscribe the caller's department to changes from now on; a webhook's secret is in
     this response only."""
+    endpoint_url = body.get("endpoint_url")
+    if endpoint_url is not None:
+        # The check looks the name up, which may take seconds: not inside the transaction the
+        # token check began (on SQLite it holds the write lock every publisher waits for).
+        db.end_read()
+        service.check_endpoint(endpoint_url, EndpointPolicy.from_settings(current_app.config))
     subscription, secret = service.create(
         db.session,
         current_identity(),
         types=body["types"],
         filter_=body["filter"],
-        endpoint_url=body.get("endpoint_url"),
-        policy=EndpointPolicy.from_settings(current_app.config),
+        endpoint_url=endpoint_url,
     )
     location = url_for("subscriptions.get_subscription", subscription_id=subscription.id)
     return {**_out(subscription), "secret": secret}, 201, {"Location": location, **NO_STORE}
@@ -75,7 +81,7 @@ def create_subscription(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict
 
 @blp.route("", methods=["GET"])
 @require_scope("subscriptions")
-@blp.arguments(DeliveryQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, SubscriptionPageSchema)
 def list_subscriptions(**query: Any) -> dict[str, Any]:
     """The caller's department's subscriptions, newest first."""
@@ -102,8 +108,7 @@ def get_subscription(subscription_id: int) -> dict[str, Any]:
 @blp.response(204)
 def delete_subscription(subscription_id: int) -> None:
     """End a subscription; its attempt log goes with it."""
-    db.session.delete(_own(subscription_id, lock=True))
-    db.session.flush()
+    service.delete(db.session, _own(subscription_id, lock=True))
 
 
 @blp.route(f"{ONE}/pause", methods=["POST"])

@@ -12,16 +12,23 @@ from hub.events.schemas import FeedPageSchema, within_feed_page
 from hub.records.schemas import PageQuerySchema, UtcDateTime
 from hub.subscriptions.models import Subscription
 from hub.subscriptions.service import lag
+from schemas.base import UNSTORABLE_TEXT
 from schemas.project import CATEGORIES
 
 MAX_URL = 2000
 MAX_TYPES = 32
 
 
+def _storable(value: str) -> None:
+    """Text every database stores: no NUL, no unpaired surrogates."""
+    if UNSTORABLE_TEXT.search(value):
+        raise ma.ValidationError("Must not contain NUL characters or unpaired surrogates.")
+
+
 class FilterSchema(ma.Schema):
     """Which events of the chosen types: all given conditions must hold."""
 
-    project_code = fields.String(validate=validate.Length(1, 24))
+    project_code = fields.String(validate=[validate.Length(1, 24), _storable])
     admin_division = fields.String(
         validate=validate.Regexp(r"^\d{6}\Z", error="Must be a 6-digit division code."),
         metadata={"description": "The project's administrative division."},
@@ -35,13 +42,13 @@ class SubscriptionInSchema(ma.Schema):
     """A new subscription: a webhook with ``endpoint_url``, else a pull subscription."""
 
     types = fields.List(
-        fields.String(validate=validate.Length(1, 64)),
+        fields.String(validate=[validate.Length(1, 64), _storable]),
         required=True,
         validate=validate.Length(1, MAX_TYPES),
     )
     filter = fields.Nested(FilterSchema, load_default=dict)
     endpoint_url = fields.String(
-        validate=validate.Length(1, MAX_URL),
+        validate=[validate.Length(1, MAX_URL), _storable],
         metadata={"description": "https URL to deliver to; leave out for a pull subscription."},
     )
 

@@ -63,14 +63,13 @@ def create(
     types: Sequence[str],
     filter_: Mapping[str, Any],
     endpoint_url: str | None,
-    policy: EndpointPolicy,
 ) -> tuple[Subscription, str | None]:
-    """A new subscription from the head of the log; a webhook's secret is returned once."""
+    """A new subscription from the head of the log; a webhook's secret is returned once.
+
+    ``endpoint_url`` must have passed :func:`check_endpoint`.
+    """
     _check_types(types)
-    secret = None
-    if endpoint_url is not None:
-        check_endpoint(endpoint_url, policy)
-        secret = webhooks.new_secret()
+    secret = webhooks.new_secret() if endpoint_url is not None else None
     now = utcnow()
     # Number what has committed (waiting for a round running elsewhere to finish), so the
     # subscription starts after every change committed before it.
@@ -119,6 +118,12 @@ def get_subscription(
 
 def _touch(subscription: Subscription) -> None:
     subscription.updated_at = utcnow()
+
+
+def delete(session: Session, subscription: Subscription) -> None:
+    """End a subscription; its attempt log goes with it."""
+    session.delete(subscription)
+    session.flush()
 
 
 def pause(subscription: Subscription, reason: str = "Paused by the subscriber.") -> None:
@@ -204,7 +209,7 @@ def pull(session: Session, subscription: Subscription, limit: int) -> events.Fee
     """The next events after the subscription's cursor; the cursor moves only on ``ack``."""
     _require_pull(subscription)
     bounds = events.log_bounds(session)
-    events.check_retained(bounds, subscription.cursor)
+    events.check_retained(bounds, subscription.cursor, subscription=True)
     return read_matching(session, subscription.cursor, limit, event_filter(subscription))
 
 
