@@ -12,7 +12,7 @@ transaction tries to become a write one (SQLite would answer that with SQLITE_BU
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -241,6 +241,17 @@ class Database:
         except BaseException:
             self.rollback()
             raise
+
+    def in_rounds(self, round_of_work: Callable[[Session], int], round_size: int) -> int:
+        """Run ``round_of_work`` in units of work of its own until a round does less than
+        ``round_size``; return the total it did."""
+        total = 0
+        while True:
+            with self.unit_of_work() as session:
+                done = round_of_work(session)
+            total += done
+            if done < round_size:
+                return total
 
     @contextmanager
     def separate_unit_of_work(self) -> Iterator[Session]:

@@ -19,13 +19,7 @@ def audit_group() -> None:
 @audit_group.command("seal")
 def seal_command() -> None:
     """Chain every committed entry not yet sealed (the hub also does this as it runs)."""
-    total = 0
-    while True:
-        with db.unit_of_work() as session:
-            sealed = service.seal(session)
-        total += sealed
-        if sealed < service.SEAL_ROUND_SIZE:
-            break
+    total = db.in_rounds(service.seal, service.SEAL_ROUND_SIZE)
     click.echo(f"Sealed {total} audit entries.", err=True)
 
 

@@ -21,13 +21,7 @@ def events_group() -> None:
 @events_group.command("number")
 def number_command() -> None:
     """Give sequence numbers to committed changes that wait for them (the hub does it too)."""
-    total = 0
-    while True:
-        with db.unit_of_work() as session:
-            numbered = service.number_events(session)
-        total += numbered
-        if numbered < service.ROUND_SIZE:
-            break
+    total = db.in_rounds(service.number_events, service.ROUND_SIZE)
     click.echo(f"Numbered {total} events.", err=True)
 
 
