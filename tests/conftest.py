@@ -30,6 +30,7 @@ from hub.events import notify
 from hub.extensions import db
 from hub.migrate import upgrade
 from tests.factories import PROJECT_CODE, project_data
+from tests.receiver import Receiver
 
 TEST_SECRET = "test-secret-key-" + "x" * 32
 STANDARD_DEPARTMENTS = {
@@ -118,6 +119,14 @@ def app(
     yield application
     notify.notifier(application).close()
     db.dispose(application)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback."""
+    running = Receiver()
+    yield running
+    running.close()
 
 
 @pytest.fixture

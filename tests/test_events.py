@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from tests.factories import (
     permit_data,
     project_data,
 )
-from tests.receiver import Receiver, run_receiver
 
 API = "/api/v1"
 EVENTS = f"{API}/events"
@@ -543,12 +541,6 @@ def test_concurrent_writers_never_make_a_reader_skip_an_event(app, project, head
     assert seen == list(range(1, total + 1))
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver on loopback."""
-    yield from run_receiver()
-
-
 def test_writers_a_feed_reader_and_a_dispatcher_each_see_every_event_once_in_order(
     app, project, headers, receiver
 ):
@@ -558,7 +550,7 @@ def test_writers_a_feed_reader_and_a_dispatcher_each_see_every_event_once_in_ord
     subscriber = headers("audit", ["subscriptions"])
     created = app.test_client().post(
         f"{API}/subscriptions",
-        json={"types": ["land_parcel", "funding", "permit"], "endpoint_url": receiver.url},
+        json={"types": ["land_parcel", "funding", "permit"], "endpoint_url": receiver.url("hook")},
         headers=subscriber,
     )
     assert created.status_code == 201, created.json
@@ -582,12 +574,12 @@ def test_writers_a_feed_reader_and_a_dispatcher_each_see_every_event_once_in_ord
             after = page["next_after"]
         for thread in threads:
             thread.join(timeout=60)
-        receiver.wait_for(expected, timeout=30)
+        receiver.wait_for("hook", expected, timeout=30)
     finally:
         dispatcher.stop()
     assert not failures, failures
     assert feed_seen == list(range(2, expected + 2))
-    assert receiver.sequences() == feed_seen
+    assert [r.sequence for r in receiver.receipts("hook")] == feed_seen
 
 
 def _write_records(app, headers, number: int, failures: list[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,19 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.subscriptions.dispatcher import Dispatcher
 from tests.factories import parcel_data
-from tests.receiver import Receiver, run_receiver
+from tests.receiver import Receiver
 
 
 @pytest.fixture
 def settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Webhooks to a loopback receiver."""
     return {**settings, "WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.0/8"]}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver on loopback."""
-    yield from run_receiver()
 
 
 def samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -54,7 +47,7 @@ def test_metrics_count_events_deliveries_latency_and_lag(
     auth = headers("audit", ["subscriptions"])
     webhook = client.post(
         "/api/v1/subscriptions",
-        json={"types": ["land_parcel"], "endpoint_url": receiver.url},
+        json={"types": ["land_parcel"], "endpoint_url": receiver.url("metrics")},
         headers=auth,
     ).json
     pulled = client.post("/api/v1/subscriptions", json={"types": ["land_parcel"]}, headers=auth)
@@ -64,7 +57,7 @@ def test_metrics_count_events_deliveries_latency_and_lag(
         dispatcher = Dispatcher(app)
         try:
             dispatcher.run_once()
-            receiver.wait_for(2)
+            receiver.wait_for("metrics", 2)
             assert dispatcher.wait_idle(10)
         finally:
             dispatcher.stop()

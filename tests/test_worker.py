@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import parcel_data
-from tests.receiver import Receiver, run_receiver
+from tests.receiver import Receiver
 
 WORKER = [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())", "worker"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver on loopback."""
-    yield from run_receiver()
 
 
 @pytest.fixture
@@ -42,7 +35,7 @@ def test_a_worker_process_delivers_and_stops_cleanly_on_sigterm(
 ) -> None:
     created = client.post(
         "/api/v1/subscriptions",
-        json={"types": ["land_parcel"], "endpoint_url": receiver.url},
+        json={"types": ["land_parcel"], "endpoint_url": receiver.url("worker")},
         headers=headers("audit", ["subscriptions"]),
     )
     assert created.status_code == 201
@@ -64,7 +57,7 @@ def test_a_worker_process_delivers_and_stops_cleanly_on_sigterm(
     )
     try:
         publish("land_parcel", "P-1", parcel_data())
-        [delivery] = receiver.wait_for(1, timeout=20)
+        [delivery] = receiver.wait_for("worker", 1, timeout=20)
         assert delivery.event["subject"] == "land_parcel/P-1"
     finally:
         worker.send_signal(signal.SIGTERM)
