@@ -416,8 +416,7 @@ class Dispatcher:
         else:
             changes = {"attempts": number, "next_attempt_at": now + self._backoff(number, attempt)}
         latency = (now - event.committed_at).total_seconds() if go_on else None
-        fence = [S.id == subscription.id, S.lease_owner == self.owner]
-        fence.append(S.cursor == subscription.cursor)
+        fence = self._still_ours(subscription)
         if not go_on:  # a failure must not overwrite a pause or replay made meanwhile
             fence.append(S.status == "active")
         with db.unit_of_work() as session:
@@ -476,16 +475,21 @@ class Dispatcher:
             },
         )
 
+    def _still_ours(self, subscription: Subscription) -> list[Any]:
+        """The compare-and-set of every confirmation: the lease is still ours and the cursor
+        where this turn read it (a replay or a lost lease since then stops the turn)."""
+        return [
+            S.id == subscription.id,
+            S.lease_owner == self.owner,
+            S.cursor == subscription.cursor,
+        ]
+
     def _advance(self, subscription: Subscription, next_after: int) -> None:
         """Move the cursor past events the subscription's filter passed over."""
         with db.unit_of_work() as session:
             session.execute(
                 update(S)
-                .where(
-                    S.id == subscription.id,
-                    S.lease_owner == self.owner,
-                    S.cursor == subscription.cursor,
-                )
+                .where(*self._still_ours(subscription))
                 .values(cursor=next_after)
                 .execution_options(synchronize_session=False)
             )
