@@ -20,8 +20,12 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The simulated land, finance and permitting systems and their connectors run beside the hub
+# (hub-connector demo), so the demo hub fills itself; they stop with it.
 run: $(VENV)/.run-installed
 	$(BIN)/hub init --demo
+	HUB_CONNECTOR_HUB_URL=http://$(HOST):$(PORT) $(BIN)/hub-connector demo & \
+	trap 'kill $$! 2>/dev/null' EXIT; \
 	$(BIN)/hub serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test-installed
@@ -38,6 +42,8 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench.publish
+	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache

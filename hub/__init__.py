@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from hub.admin.routes import blp as admin_blp
     from hub.audit.routes import blp as audit_blp
     from hub.auth.routes import blp as auth_blp
+    from hub.connectors.routes import blp as connectors_blp
     from hub.events.routes import blp as events_blp
     from hub.grants.routes import blp as grants_blp
     from hub.ops import bp as ops_bp
@@ -93,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
         events_blp,
         subscriptions_blp,
         grants_blp,
+        connectors_blp,
         admin_blp,
         audit_blp,
     ):

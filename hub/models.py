@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.audit.models import AuditEntry, AuditHead
 from hub.auth.models import AccessKey, Department
+from hub.connectors.models import Connector, ConnectorRun
 from hub.events.models import EventCounter
 from hub.grants.models import Grant
 from hub.records.models import IdempotentRequest, Record, RecordVersion
@@ -13,6 +14,8 @@ __all__ = [
     "AccessKey",
     "AuditEntry",
     "AuditHead",
+    "Connector",
+    "ConnectorRun",
     "Delivery",
     "Department",
     "EventCounter",

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from connectors.simulators import ServedApp
 from hub import create_app
 from hub.audit.service import GENESIS_HASH
 from hub.auth import service as auth
@@ -30,6 +31,7 @@ from hub.events import notify
 from hub.extensions import db
 from hub.migrate import upgrade
 from tests.factories import PROJECT_CODE, project_data
+from tests.live import Outage
 from tests.receiver import Receiver
 
 TEST_SECRET = "test-secret-key-" + "x" * 32
@@ -130,6 +132,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
+def live_hub(app: Flask) -> Iterator[LiveHub]:
+    """The app served over HTTP on loopback, for connectors; ``outage`` makes it answer 503."""
+    outage = Outage(app.wsgi_app)
+    app.wsgi_app = outage  # type: ignore[method-assign]
+    served = ServedApp(app)
+    yield LiveHub(served.url, outage)
+    served.shutdown()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """An HTTP client of the app."""
     return app.test_client()
@@ -223,6 +235,14 @@ def project(publish: Callable[..., Any]) -> str:
     response = publish("project", PROJECT_CODE, project_data())
     assert response.status_code == 201, response.json
     return PROJECT_CODE
+
+
+@dataclass(frozen=True)
+class LiveHub:
+    """A hub served over HTTP."""
+
+    url: str
+    outage: Outage
 
 
 @dataclass(frozen=True)

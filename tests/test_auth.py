@@ -43,6 +43,7 @@ PATH_VALUES = {
     "key_id": "0123456789ab",
     "department_id": "land",
     "subscription_id": 1,
+    "name": "land-sync",
 }
 
 

@@ -988,7 +988,64 @@ def test_batch_items_with_unchanged_content_make_no_version(client, project, pub
 
     response = batch(client, headers, [{"key": "L-1", "data": parcel_data()}])
 
-    assert response.json["results"] == [{"key": "L-1", "status": 200, "version": 1}]
+    assert response.json["results"] == [
+        {"key": "L-1", "status": 200, "outcome": "unchanged", "version": 1}
+    ]
+
+
+def test_batch_results_say_what_each_item_did(client, project, publish, headers):
+    publish("land_parcel", "L-2", parcel_data())
+    publish("land_parcel", "L-3", parcel_data())
+
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": "L-1", "data": parcel_data()},
+            {"key": "L-2", "data": parcel_data(area_mu=70)},
+            {"key": "L-3", "data": parcel_data()},
+        ],
+    )
+
+    assert [r["outcome"] for r in response.json["results"]] == ["created", "updated", "unchanged"]
+
+
+def test_batch_items_can_tombstone_records(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    publish("land_parcel", "L-2", parcel_data())
+    client.delete(record_url("land_parcel", "L-2"), headers=headers("land"))
+
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": "L-1", "deleted": True},
+            {"key": "L-2", "deleted": True},
+            {"key": "L-9", "deleted": True},
+        ],
+    )
+
+    assert [(r["status"], r.get("outcome")) for r in response.json["results"]] == [
+        (200, "deleted"),
+        (200, "unchanged"),
+        (404, None),
+    ]
+    l1 = client.get(record_url("land_parcel", "L-1"), headers=headers("land")).json
+    assert (l1["deleted"], l1["version"]) == (True, 2)
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"key": "L-1"}, "data"),
+        ({"key": "L-1", "deleted": True, "data": {}}, "data"),
+        ({"key": "L-1", "deleted": "yes please"}, "deleted"),
+    ],
+)
+def test_a_batch_item_needs_data_or_deleted_but_not_both(client, project, headers, item, field):
+    response = batch(client, headers, [item])
+
+    assert_problem(response, 422, f"records.0.{field}")
 
 
 @pytest.fixture

@@ -203,21 +203,25 @@ def batch_publish(body: dict[str, Any], type_name: str) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for item in body["records"]:
         result: dict[str, Any] = {"key": item["key"]}
+        conditions = service.Preconditions(if_match=item.get("if_match"))
         try:
-            outcome = service.publish(
-                session,
-                identity,
-                record_type,
-                item["key"],
-                item["data"],
-                service.Preconditions(if_match=item.get("if_match")),
-            )
+            if item["deleted"]:
+                outcome = service.tombstone(session, identity, record_type, item["key"], conditions)
+            else:
+                outcome = service.publish(
+                    session, identity, record_type, item["key"], item["data"], conditions
+                )
         except HubError as error:
             result.update(status=error.status, detail=error.detail)
             if error.errors:
                 result["errors"] = error.errors
         else:
-            result.update(status=STATUS_CODES[outcome.status], version=outcome.record.version)
+            deleted = item["deleted"] and outcome.status == "updated"
+            result.update(
+                status=STATUS_CODES[outcome.status],
+                outcome="deleted" if deleted else outcome.status,
+                version=outcome.record.version,
+            )
         results.append(result)
     return {"results": results}
 

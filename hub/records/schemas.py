@@ -113,8 +113,19 @@ class BatchItemSchema(ma.Schema):
     """One record of a batch publish."""
 
     key = fields.String(required=True)
-    data = fields.Dict(required=True)
+    data = fields.Dict(metadata={"description": "The record; required unless `deleted`."})
+    deleted = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Tombstone the record instead, as DELETE would; omit `data`."},
+    )
     if_match = fields.String(metadata={"description": "Expected current version, as If-Match."})
+
+    @ma.validates_schema
+    def _data_or_deleted(self, item: dict[str, Any], **kwargs: Any) -> None:
+        if item["deleted"] and "data" in item:
+            raise ma.ValidationError("Send either data or deleted, not both.", "data")
+        if not item["deleted"] and "data" not in item:
+            raise ma.ValidationError("Missing data for required field.", "data")
 
 
 class BatchInSchema(ma.Schema):
@@ -136,6 +147,9 @@ class BatchResultSchema(ma.Schema):
 
     key = fields.String()
     status = fields.Integer()
+    outcome = fields.String(
+        metadata={"description": "created, updated, deleted or unchanged (no new version)."}
+    )
     version = fields.Integer()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     detail = fields.String()

@@ -1,0 +1,217 @@
+"""The sync engine: read a source in chunks, publish to the hub, then save the position.
+
+A source yields chunks of native rows, each with the state to save once the hub has confirmed
+every row of it. The engine saves that state only after the hub answered, so a crash at any
+point loses nothing, and a re-run repeats nothing that counts: the hub makes no new version
+for content it already has. Rows the mapping or the hub refuses are quarantined with the
+reason and do not stop the others. Each run is reported to the hub.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import requests
+from tqdm import tqdm
+
+from connectors.client import HubClient, HubError
+from connectors.mapping import MappingError, RecordMapping
+from connectors.state import Quarantine, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(Exception):
+    """The external system failed or answered something the connector cannot read."""
+
+
+@dataclass
+class Chunk:
+    """Native rows, and what to save (and then do) once the hub confirmed all of them."""
+
+    rows: Sequence[Mapping[str, Any]]
+    checkpoint: dict[str, Any] | None = None
+    after_save: Callable[[], object] | None = None
+
+
+class Source(Protocol):
+    """An external system read incrementally from a saved state."""
+
+    total: int | None
+    notes: list[str]
+
+    def chunks(self, state: Mapping[str, Any]) -> Iterator[Chunk]:
+        """Chunks of rows changed since ``state``, in order."""
+        ...
+
+
+@dataclass
+class RunCounts:
+    """What a run did, as reported to the hub."""
+
+    read: int = 0
+    published: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run."""
+
+    run_id: str
+    status: str
+    counts: RunCounts
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run reached the end of the source."""
+        return self.status == "succeeded"
+
+
+class SyncEngine:
+    """Moves one source's changes into one record type of the hub."""
+
+    def __init__(
+        self,
+        name: str,
+        record_type: str,
+        mapping: RecordMapping,
+        client: HubClient,
+        store: StateStore,
+        quarantine: Quarantine,
+        *,
+        batch_size: int = 500,
+        progress: bool | None = None,
+    ) -> None:
+        self.name = name
+        self.record_type = record_type
+        self.mapping = mapping
+        self.client = client
+        self.store = store
+        self.quarantine = quarantine
+        self.batch_size = batch_size
+        # None: a progress bar on a terminal only
+        self.progress = progress
+
+    def run_once(self, source: Source) -> RunResult:
+        """Sync everything the source changed since the saved state, and report the run."""
+        return reported_run(self.client, self.name, lambda counts: self._sync(source, counts))
+
+    def _sync(self, source: Source, counts: RunCounts) -> list[str]:
+        bar = tqdm(
+            desc=self.name, unit="row", disable=self._progress_disabled(), total=source.total
+        )
+        try:
+            for chunk in source.chunks(self.store.load()):
+                self._apply(chunk.rows, counts)
+                bar.total = source.total
+                bar.update(len(chunk.rows))
+                if chunk.checkpoint is not None:
+                    self.store.save(chunk.checkpoint)
+                if chunk.after_save is not None:
+                    chunk.after_save()
+        finally:
+            bar.close()
+        return source.notes
+
+    def _apply(self, rows: Sequence[Mapping[str, Any]], counts: RunCounts) -> None:
+        """Publish one chunk; quarantine what is refused."""
+        items: list[dict[str, Any]] = []
+        natives: list[Mapping[str, Any]] = []
+        for row in rows:
+            counts.read += 1
+            key: str | None = None
+            try:
+                key = self.mapping.key_of(row)
+                if self.mapping.is_deleted(row):
+                    items.append({"key": key, "deleted": True})
+                else:
+                    items.append({"key": key, "data": self.mapping.data_of(row)})
+            except MappingError as error:
+                counts.rejected += 1
+                self.quarantine.add(key, row, "the mapping could not read the row", error.errors)
+                continue
+            natives.append(row)
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            results = self.client.publish_batch(self.record_type, batch)
+            for item, row, result in zip(batch, natives[start:], results, strict=False):
+                self._count(item, row, result, counts)
+
+    def _count(
+        self,
+        item: Mapping[str, Any],
+        row: Mapping[str, Any],
+        result: Mapping[str, Any],
+        counts: RunCounts,
+    ) -> None:
+        outcome = result.get("outcome")
+        if outcome in ("created", "updated"):
+            counts.published += 1
+        elif outcome == "deleted":
+            counts.deleted += 1
+        elif outcome == "unchanged" or (item.get("deleted") and result["status"] == 404):
+            # a withdrawal of a row the hub never had is already true in the hub
+            counts.unchanged += 1
+        else:
+            counts.rejected += 1
+            detail = str(result.get("detail") or f"refused with status {result['status']}")
+            self.quarantine.add(str(item["key"]), row, detail, result.get("errors"))
+
+    def _progress_disabled(self) -> bool | None:
+        return None if self.progress is None else not self.progress
+
+
+def reported_run(client: HubClient, name: str, work: Callable[[RunCounts], list[str]]) -> RunResult:
+    """Run ``work`` as one connector run: reported to the hub when it starts and ends.
+
+    A failure of the source or the hub ends the run as failed; whatever ``work`` confirmed
+    before it is kept, and the next run goes on from there.
+    """
+    run_id, started, counts = str(uuid.uuid4()), _now(), RunCounts()
+    _report(client, name, {"run_id": run_id, "status": "running", "started_at": started})
+    status, error, notes = "succeeded", None, []
+    try:
+        notes = work(counts)
+    except (SourceError, HubError, requests.RequestException) as failure:
+        status, error = "failed", f"{type(failure).__name__}: {failure}"
+        log.warning("%s: run failed; the state stays at the last confirmed chunk: %s", name, error)
+    result = RunResult(run_id, status, counts, started, _now(), error, notes)
+    report: dict[str, Any] = {
+        "run_id": run_id,
+        "status": status,
+        "started_at": started,
+        "finished_at": result.finished_at,
+        **asdict(counts),
+    }
+    if error:
+        report["error"] = error[:2000]
+    if notes:
+        # the hub keeps details small (16 KiB): the first notes, each cut short, tell the story
+        report["details"] = {"notes": [note[:300] for note in notes[:30]]}
+    _report(client, name, report)
+    return result
+
+
+def _report(client: HubClient, name: str, report: dict[str, Any]) -> None:
+    """Tell the hub about a run; a hub that cannot hear it does not stop the sync."""
+    sent = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in report.items()}
+    try:
+        client.report_run(name, sent)
+    except (HubError, requests.RequestException) as failure:
+        log.warning("%s: could not report the run to the hub: %s", name, failure)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

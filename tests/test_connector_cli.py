@@ -1,0 +1,138 @@
+"""``hub-connector run``: settings checked at start, one run, its exit status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from connectors.cli import main
+from connectors.simulators import ServedApp
+from connectors.simulators import land as land_sim
+from tests.factories import PROJECT_CODE, project_data
+from tests.live import CONFIG_DIR
+
+
+@pytest.fixture
+def land_system() -> Iterator[ServedApp]:
+    served = ServedApp(land_sim.create_app(seed=2, parcels=12, projects=[PROJECT_CODE]))
+    yield served
+    served.shutdown()
+
+
+@pytest.fixture
+def config_dir(live_hub: Any, land_system: ServedApp, tmp_path: Path) -> Path:
+    """The shipped land.toml, pointed at the test hub, land system and a scratch state dir."""
+    text = (CONFIG_DIR / "land.toml").read_text(encoding="utf-8")
+    text = text.replace("http://127.0.0.1:8000", live_hub.url)
+    text = text.replace("http://127.0.0.1:8101", land_system.url)
+    text = text.replace('"instance/connectors"', f'"{tmp_path / "state"}"')
+    directory = tmp_path / "connectors"
+    directory.mkdir()
+    (directory / "land.toml").write_text(text, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def land_key(departments: Any, make_key: Callable[..., str], publish: Callable[..., Any]) -> str:
+    publish("project", PROJECT_CODE, project_data())
+    return make_key("land", ["records:read", "records:write"])
+
+
+def connector(*args: str, **environ: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=environ, catch_exceptions=False)
+
+
+def test_run_once_syncs_and_exits_zero(config_dir, land_key, client, headers):
+    result = connector(
+        "run", "land", "--once", "--config-dir", str(config_dir), HUB_LAND_KEY=land_key
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output
+    listed = client.get("/api/v1/records/land_parcel?limit=100", headers=headers("land")).json
+    assert listed["items"]
+
+
+def test_run_once_exits_non_zero_when_the_run_fails(config_dir, land_key, land_system):
+    requests.post(f"{land_system.url}/_sim/faults", json={"status": 500, "times": 50}, timeout=5)
+
+    result = connector(
+        "run", "land", "--once", "--config-dir", str(config_dir), HUB_LAND_KEY=land_key
+    )
+
+    assert result.exit_code == 1
+    assert "failed" in result.output
+
+
+def test_a_missing_access_key_is_named_at_start(config_dir):
+    result = connector("run", "land", "--once", "--config-dir", str(config_dir), HUB_LAND_KEY="")
+
+    assert result.exit_code == 1
+    assert "HUB_LAND_KEY" in result.output
+
+
+def test_unknown_settings_fail_at_start_naming_them(config_dir):
+    settings = config_dir / "land.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("[source]", "[source]\npage_sise = 10"),
+        encoding="utf-8",
+    )
+
+    result = connector("run", "land", "--once", "--config-dir", str(config_dir), HUB_LAND_KEY="k")
+
+    assert result.exit_code == 1
+    assert "page_sise" in result.output
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "named"),
+    [
+        ('as = "decimal"', 'as = "furlongs"', "as"),
+        ('key_env = "HUB_LAND_KEY"', 'key_env = "hub land key"', "key_env"),
+        ("batch_size = 500", "batch_size = 5000", "batch_size"),
+    ],
+)
+def test_invalid_settings_fail_at_start_naming_them(config_dir, replace, by, named):
+    settings = config_dir / "land.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace(replace, by, 1), encoding="utf-8"
+    )
+
+    result = connector("run", "land", "--once", "--config-dir", str(config_dir), HUB_LAND_KEY="k")
+
+    assert result.exit_code == 1
+    assert named in result.output
+
+
+def test_a_connector_without_settings_is_named(tmp_path):
+    result = connector("run", "forest", "--once", "--config-dir", str(tmp_path))
+
+    assert result.exit_code == 1
+    assert "forest.toml" in result.output
+
+
+def test_every_shipped_connector_setting_is_valid(monkeypatch):
+    """The TOML files in config/connectors load as they are, given their secrets."""
+    from connectors import config, runner
+
+    for variable in ("HUB_LAND_KEY", "HUB_FINANCE_KEY", "HUB_APPROVAL_KEY"):
+        monkeypatch.setenv(variable, "hubk_example")
+    monkeypatch.setenv("HUB_PERMITTING_CLIENT_SECRET", "secret")
+    for name in ("land", "finance", "permitting"):
+        built = runner.build(config.load(name, CONFIG_DIR))
+        assert built.config.name == name
+        built.close()
+
+
+def test_simulating_permitting_needs_its_client_secret(monkeypatch):
+    monkeypatch.delenv("HUB_PERMITTING_CLIENT_SECRET", raising=False)
+
+    result = connector("simulate", "permitting", "--port", "1")
+
+    assert result.exit_code == 1
+    assert "HUB_PERMITTING_CLIENT_SECRET" in result.output

@@ -1,0 +1,295 @@
+"""The land connector against the simulated land system and a hub served over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.runner import Connector
+from connectors.simulators import CHINA_TZ, ServedApp
+from connectors.simulators import land as land_sim
+from tests.factories import OTHER_PROJECT_CODE, PROJECT_CODE, project_data
+from tests.live import build_connector, shipped_settings
+
+API = "/api/v1"
+PROJECTS = [PROJECT_CODE, OTHER_PROJECT_CODE]
+
+
+class Clock:
+    """The land system's clock, moved on by hand so update times are known."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self, seconds: int = 60) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def projects(publish: Callable[..., Any]) -> list[str]:
+    """Both projects the simulated parcels belong to, published in the hub."""
+    for code in PROJECTS:
+        response = publish("project", code, project_data(admin_division=code[5:11]))
+        assert response.status_code == 201, response.json
+    return PROJECTS
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def land_system(clock: Clock) -> Iterator[ServedApp]:
+    """The land system with 30 seeded parcels."""
+    served = ServedApp(land_sim.create_app(seed=3, parcels=30, projects=PROJECTS, clock=clock))
+    yield served
+    served.shutdown()
+
+
+@pytest.fixture
+def land(
+    live_hub: Any,
+    land_system: ServedApp,
+    make_key: Callable[..., str],
+    projects: list[str],
+    tmp_path: Path,
+) -> Callable[..., Connector]:
+    """Build the land connector as shipped, pointed at the test hub and land system."""
+    key = make_key("land", ["records:read", "records:write"])
+
+    def build(**overrides: Any) -> Connector:
+        raw = shipped_settings(
+            "land",
+            hub={"url": live_hub.url},
+            source={"url": land_system.url, "page_size": 10, "retries": 1},
+            state_dir=str(tmp_path / "state"),
+            **overrides,
+        )
+        return build_connector(raw, {"HUB_LAND_KEY": key})
+
+    return build
+
+
+def native(land_system: ServedApp) -> dict[str, dict[str, Any]]:
+    """Every parcel the land system holds, by id."""
+    body = requests.get(f"{land_system.url}/api/v1/parcels?page_size=1000", timeout=5).json()
+    return {row["地块编号"]: row for row in body["data"]["records"]}
+
+
+def hub_parcels(client: Any, headers: Any) -> dict[str, dict[str, Any]]:
+    """Every live land parcel in the hub, by key."""
+    response = client.get(f"{API}/records/land_parcel?limit=200", headers=headers("land"))
+    assert response.json["next_cursor"] is None
+    return {item["key"]: item for item in response.json["items"]}
+
+
+def active(rows: dict[str, dict[str, Any]]) -> set[str]:
+    return {key for key, row in rows.items() if row["状态"] == "正常"}
+
+
+def change(land_system: ServedApp, parcel_id: str, **fields: Any) -> None:
+    response = requests.put(f"{land_system.url}/api/v1/parcels/{parcel_id}", json=fields, timeout=5)
+    assert response.status_code == 200, response.text
+
+
+def run(connector: Connector) -> Any:
+    [result] = connector.run_once()
+    return result
+
+
+def test_a_first_run_publishes_every_active_parcel_mapped_to_the_hub_record(
+    land, land_system, client, headers
+):
+    rows = native(land_system)
+    withdrawn = len(rows) - len(active(rows))
+
+    result = run(land())
+
+    assert result.ok, result.error
+    parcels = hub_parcels(client, headers)
+    assert set(parcels) == active(rows)
+    assert (result.counts.read, result.counts.published) == (30, 30 - withdrawn)
+    # a parcel withdrawn before the hub ever had it is already true in the hub
+    assert result.counts.unchanged == withdrawn
+    sold = next(r for r in rows.values() if r["成交价款"] is not None and r["状态"] == "正常")
+    data = parcels[sold["地块编号"]]["data"]
+    assert data["project_code"] == sold["项目代码"]
+    assert Decimal(str(data["area_mu"])) == Decimal(str(sold["用地面积"]))
+    assert Decimal(str(data["transfer_price"])) == Decimal(str(sold["成交价款"]))
+    assert (data["supply_method"], data["supply_status"]) == ("transfer", "supplied")
+    assert data["supplied_on"] == sold["供地日期"]
+    assert data["rights_holder"] == sold["土地使用权人"]
+
+
+def test_a_second_run_with_no_changes_reads_and_publishes_nothing(
+    land, land_system, client, headers
+):
+    connector = land()
+    run(connector)
+    events = client.get(f"{API}/events?limit=500", headers=headers("land")).json["events"]
+
+    again = run(connector)
+
+    assert again.ok
+    assert (again.counts.read, again.counts.published) == (0, 0)
+    after = client.get(f"{API}/events?limit=500", headers=headers("land")).json["events"]
+    assert len(after) == len(events)
+
+
+def test_changes_in_the_source_reach_the_hub_on_the_next_run(
+    land, land_system, clock, client, headers
+):
+    connector = land()
+    run(connector)
+    parcel_id = sorted(active(native(land_system)))[0]
+    clock.tick()
+    change(land_system, parcel_id, 用地面积=123.45, 土地用途="混合用地")
+    new = {**native(land_system)[parcel_id], "地块编号": "330102-2026-99999"}
+    del new["状态"], new["更新时间"]
+    assert requests.post(f"{land_system.url}/api/v1/parcels", json=new, timeout=5).ok
+
+    result = run(connector)
+
+    assert (result.counts.read, result.counts.published) == (2, 2)
+    parcels = hub_parcels(client, headers)
+    assert parcels[parcel_id]["version"] == 2
+    assert parcels[parcel_id]["data"]["area_mu"] == 123.45
+    assert parcels[parcel_id]["data"]["land_use"] == "mixed"
+    assert "330102-2026-99999" in parcels
+
+
+def test_a_withdrawn_parcel_becomes_a_tombstone(land, land_system, clock, client, headers):
+    connector = land()
+    run(connector)
+    parcel_id = sorted(active(native(land_system)))[0]
+    clock.tick()
+    requests.post(f"{land_system.url}/api/v1/parcels/{parcel_id}/withdraw", timeout=5)
+
+    result = run(connector)
+
+    assert result.counts.deleted == 1
+    record = client.get(f"{API}/records/land_parcel/{parcel_id}", headers=headers("land")).json
+    assert (record["deleted"], record["version"]) == (True, 2)
+
+
+def test_a_row_changed_late_within_the_look_back_window_is_not_missed(
+    land, land_system, clock, client, headers
+):
+    """A change stamped before the saved mark (a late commit) is caught by the look-back."""
+    connector = land()
+    clock.tick()
+    first, second = sorted(active(native(land_system)))[:2]
+    change(land_system, first, 用地面积=10)
+    run(connector)
+    late_stamp = clock.now - dt.timedelta(seconds=30)
+    clock.now = late_stamp
+    change(land_system, second, 用地面积=20)
+
+    result = run(connector)
+
+    assert (result.counts.read, result.counts.published) == (1, 1)
+    assert hub_parcels(client, headers)[second]["data"]["area_mu"] == 20
+
+
+def test_rows_the_hub_or_the_mapping_refuses_are_quarantined_and_the_rest_go_on(
+    land, land_system, clock, client, headers, tmp_path
+):
+    connector = land()
+    run(connector)
+    bad_area, bad_use = sorted(active(native(land_system)))[:2]
+    good = sorted(active(native(land_system)))[2]
+    clock.tick()
+    change(land_system, bad_area, 用地面积=-5)
+    change(land_system, bad_use, 土地用途="林地")
+    change(land_system, good, 用地面积=77)
+
+    result = run(connector)
+
+    assert result.ok
+    assert (result.counts.read, result.counts.published, result.counts.rejected) == (3, 1, 2)
+    quarantined = {entry["key"]: entry for entry in connector.engine.quarantine.entries()}
+    assert set(quarantined) == {bad_area, bad_use}
+    assert "area_mu" in quarantined[bad_area]["errors"]
+    assert "林地" in quarantined[bad_use]["errors"]["land_use"][0]
+    assert quarantined[bad_area]["row"]["用地面积"] == -5
+    assert hub_parcels(client, headers)[good]["data"]["area_mu"] == 77
+    # the refused rows are not sent again until the source changes them
+    assert run(connector).counts.read == 0
+
+
+def test_a_source_failing_mid_run_keeps_the_state_and_the_next_run_completes(
+    land, land_system, client, headers
+):
+    connector = land()
+    requests.post(
+        f"{land_system.url}/_sim/faults",
+        json={"status": 500, "times": 100, "after_requests": 1},
+        timeout=5,
+    )
+
+    failed = run(connector)
+
+    assert failed.status == "failed"
+    assert "500" in failed.error
+    assert len(hub_parcels(client, headers)) <= 10
+    saved = json.loads(connector.engine.store.path.read_text())
+    requests.delete(f"{land_system.url}/_sim/faults", timeout=5)
+
+    completed = run(connector)
+
+    assert completed.ok
+    assert json.loads(connector.engine.store.path.read_text())["mark"] > saved["mark"]
+    parcels = hub_parcels(client, headers)
+    assert set(parcels) == active(native(land_system))
+    assert {p["version"] for p in parcels.values()} == {1}
+
+
+def test_a_hub_answering_503_is_retried_and_the_run_completes(
+    live_hub, land, land_system, client, headers
+):
+    live_hub.outage.fail_next(2, "/batch")
+
+    result = run(land())
+
+    assert result.ok, result.error
+    assert live_hub.outage.refused == 2
+    assert set(hub_parcels(client, headers)) == active(native(land_system))
+
+
+def test_a_hub_down_past_the_retries_fails_the_run_and_loses_nothing(
+    live_hub, land, land_system, client, headers
+):
+    connector = land()
+    live_hub.outage.fail_next(1000, "/batch")
+
+    failed = run(connector)
+
+    assert failed.status == "failed"
+    assert not connector.engine.store.path.exists()
+    live_hub.outage.fail_next(0)
+    completed = run(connector)
+    assert completed.ok
+    assert set(hub_parcels(client, headers)) == active(native(land_system))
+
+
+def test_each_run_is_reported_to_the_hub(land, land_system, client, headers, make_department):
+    make_department("admin")
+    result = run(land())
+
+    runs = client.get(f"{API}/admin/connectors", headers=headers("admin", ["admin"])).json
+    [land_connector] = [c for c in runs["items"] if c["name"] == "land"]
+    latest = land_connector["latest_run"]
+    assert latest["run_id"] == result.run_id
+    assert latest["status"] == "succeeded"
+    assert (latest["read"], latest["published"]) == (30, result.counts.published)
