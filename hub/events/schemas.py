@@ -36,5 +36,6 @@ class FeedQuerySchema(ma.Schema):
 class FeedPageSchema(ma.Schema):
     """CloudEvents after the cursor, and the cursor to resume from."""
 
-    events = fields.List(fields.Dict())
+    # Raw: events go out as rendered (some as the database's JSON text), not copied again
+    events = fields.List(fields.Raw(metadata={"type": "object", "description": "A CloudEvent."}))
     next_after = fields.Integer()

@@ -36,7 +36,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, Table, Text, case, delete, func, select, update
+from sqlalchemy import Row, Table, Text, case, delete, func, null, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -46,6 +46,7 @@ from hub.db import load_stored_json, rowcount
 from hub.errors import Gone
 from hub.events.models import EventCounter
 from hub.events.notify import mark_changed
+from hub.events.rendering import prerendered_column
 from hub.records.models import RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
@@ -186,16 +187,24 @@ def read_feed(
     project_code: str | None = None,
     *,
     shared_with: ReaderView | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> FeedPage:
     """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered.
 
     Raises :class:`Gone` when ``after`` is behind the retained log. See :func:`read_range`
-    for ``shared_with``.
+    for ``shared_with`` and ``settings``.
     """
     bounds = log_bounds(session)
     check_retained(bounds, after)
     return read_range(
-        session, after, bounds.head, limit, types, project_code, shared_with=shared_with
+        session,
+        after,
+        bounds.head,
+        limit,
+        types,
+        project_code,
+        shared_with=shared_with,
+        settings=settings,
     )
 
 
@@ -227,11 +236,14 @@ def read_range(
     project_code: str | None = None,
     *,
     shared_with: ReaderView | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> FeedPage:
     """Changes with ``after < sequence <= head`` in order, at most ``limit``, filtered.
 
     With ``shared_with``, each change carries ``shared_data`` instead of ``data``: the JSON
-    text of what that reader may see, cut in the database, for :func:`feed_events`.
+    text of what that reader may see, cut in the database, for :func:`feed_events`; and
+    ``rendered``: on PostgreSQL, given the app's ``settings``, the whole CloudEvent as JSON
+    text where the database can write it (``hub.events.rendering``), else None.
     """
     if after >= head:
         return FeedPage(events=[], next_after=after)
@@ -240,6 +252,14 @@ def read_range(
         dialect = session.get_bind().dialect.name
         columns = [c for c in _FEED_COLUMNS if c.name != "data"]
         columns.append(_shared_data(shared_with, dialect))
+        if dialect == "postgresql" and settings is not None:
+
+            def cut(data: Any, names: list[str]) -> Any:
+                return _without(data, names, dialect)
+
+            columns.append(prerendered_column(shared_with, settings, cut))
+        else:
+            columns.append(null().label("rendered"))
     query = (
         select(*columns)
         .where(RecordVersion.sequence > after, RecordVersion.sequence <= head)
@@ -279,8 +299,10 @@ def feed_events(
     reader: ReaderView,
     settings: Mapping[str, Any],
     today: date,
-) -> list[dict[str, Any]]:
+) -> list[Any]:
     """Render changes read with ``shared_with=reader`` as CloudEvents for that reader.
+
+    An event the database rendered whole goes out as its JSON text.
 
     A record the reader sees in full as stored (no computed fields, and none of its protected
     fields shown, so nothing to audit) goes out as the database's JSON text, embedded
@@ -288,8 +310,11 @@ def feed_events(
     of its cost. Any other record is parsed, completed and filtered as :func:`cloud_event`
     does.
     """
-    rendered = []
+    rendered: list[Any] = []
     for version in versions:
+        if version.rendered is not None:
+            rendered.append(orjson.Fragment(version.rendered))
+            continue
         record_type = registry()[version.record_type]
         withheld = reader.withheld_fields(record_type)
         if record_type.compute is None and record_type.protected_fields <= set(withheld):
