@@ -181,7 +181,7 @@ def _simulator(name: str, seed: int, rows: int, projects: list[str] | None, fold
 
 
 def _stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM, so a run in progress finishes its chunk first."""
+    """An event set by SIGINT or SIGTERM: the run in progress finishes, then the loop stops."""
     stop = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:

@@ -2,13 +2,16 @@
 
 It exchanges an access key for a token and refreshes it before it expires, reuses
 connections, and retries connection errors, 429 and 5xx with exponential backoff and jitter,
-honouring ``Retry-After``. Writes are safe to retry: batch publishes carry an
-``Idempotency-Key`` and the hub makes no new version for unchanged content.
+honouring ``Retry-After`` (capped at the longest backoff). Record writes are safe to send
+again: batch publishes carry an ``Idempotency-Key`` and the hub makes no new version for
+unchanged content; acknowledgements never move back; a run report names its run. Creating a
+subscription is not, so it is retried only when the connection failed before sending.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,14 +55,22 @@ def retry_policy(attempts: int = 5, backoff: float = 0.5, backoff_max: float = 3
         read=attempts,
         status=attempts,
         other=0,
-        allowed_methods=None,  # every write the client sends is idempotent (see module doc)
+        allowed_methods=None,  # the writes sent through it are safe to repeat (see module doc)
         status_forcelist=RETRIED_STATUSES,
         backoff_factor=backoff,
         backoff_max=backoff_max,
         backoff_jitter=backoff,
         respect_retry_after_header=True,
+        # a proxy asking for an hour's pause must not stall a run that long
+        retry_after_max=math.ceil(backoff_max),
         raise_on_status=False,
     )
+
+
+def unsent_only(retry: Retry) -> Retry:
+    """``retry`` narrowed to failures before the request was sent, for writes not safe to
+    repeat."""
+    return retry.new(read=0, status=0, status_forcelist=())
 
 
 def retrying_session(retry: Retry) -> requests.Session:
@@ -102,10 +113,12 @@ class HubClient:
         self._token: str | None = None
         self._token_expires = 0.0
         self.http = retrying_session(retry or retry_policy())
+        self._http_once = retrying_session(unsent_only(retry or retry_policy()))
 
     def close(self) -> None:
         """Release pooled connections."""
         self.http.close()
+        self._http_once.close()
 
     def __enter__(self) -> HubClient:
         return self
@@ -139,8 +152,13 @@ class HubClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         allow: Sequence[int] = (),
+        repeatable: bool = True,
     ) -> requests.Response:
-        """Send an authenticated request; raise HubError for an error status not in ``allow``."""
+        """Send an authenticated request; raise HubError for an error status not in ``allow``.
+
+        A request that is not ``repeatable`` is retried only if it was never sent.
+        """
+        session = self.http if repeatable else self._http_once
         sent_headers = dict(headers or {})
         data = None
         if body is not None:
@@ -148,7 +166,7 @@ class HubClient:
             sent_headers["Content-Type"] = "application/json"
         for attempt in range(2):
             sent_headers["Authorization"] = f"Bearer {self.token()}"
-            response = self.http.request(
+            response = session.request(
                 method,
                 f"{self.base_url}/api/v1{path}",
                 data=data,
@@ -237,7 +255,9 @@ class HubClient:
         body: dict[str, Any] = {"types": list(types)}
         if filters:
             body["filter"] = dict(filters)
-        created: dict[str, Any] = self.request("POST", "/subscriptions", body=body).json()
+        created: dict[str, Any] = self.request(
+            "POST", "/subscriptions", body=body, repeatable=False
+        ).json()
         return created
 
     def get_subscription(self, subscription_id: int) -> dict[str, Any] | None:

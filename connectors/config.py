@@ -80,9 +80,7 @@ class ConnectorSchema(ma.Schema):
     """A connector's TOML file."""
 
     name = fields.String(required=True, validate=NAME)
-    system = fields.String(
-        required=True, validate=validate.OneOf(("land", "finance", "permitting"))
-    )
+    system = fields.String(required=True, validate=validate.OneOf(SYSTEMS))
     record_type = fields.String(required=True)
     interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))
     batch_size = fields.Integer(load_default=500, validate=validate.Range(1, 500))

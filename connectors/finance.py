@@ -14,28 +14,46 @@ import functools
 import hashlib
 import io
 import json
+import time
+import uuid
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import marshmallow as ma
 from marshmallow import fields, validate
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from connectors.engine import Chunk
 from connectors.mapping import RecordMapping
 from connectors.state import write_atomically
-from connectors.sync import Chunk
 
 PATTERNS = ("*.csv", "*.xlsx")
+# what openpyxl raises, one layer or another, on a damaged or foreign file
+CORRUPT_WORKBOOK = (
+    zipfile.BadZipFile,
+    InvalidFileException,
+    ParseError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    EOFError,
+    OSError,
+)
 
 
 class FinanceSettingsSchema(ma.Schema):
     """``[source]`` of a finance connector."""
 
     folder = fields.String(required=True)
-    csv_encoding = fields.String(load_default="gbk")
+    # GB18030 reads every GBK file, and the characters GBK lacks
+    csv_encoding = fields.String(load_default="gb18030")
+    # a file changed this recently may still be being copied in: wait for the next run
+    settle_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0))
     sheet = fields.String(load_default=None, allow_none=True)
     chunk_rows = fields.Integer(load_default=500, validate=validate.Range(1, 100_000))
 
@@ -52,6 +70,7 @@ class FinanceSource:
         self.encoding: str = settings["csv_encoding"]
         self.sheet: str | None = settings["sheet"]
         self.chunk_rows: int = settings["chunk_rows"]
+        self.settle_seconds: float = settings["settle_seconds"]
         self.columns = required_columns(mapping)
         self.total: int | None = None
         self.notes: list[str] = []
@@ -86,9 +105,23 @@ class FinanceSource:
                     )
 
     def pending(self) -> list[Path]:
-        """Export files waiting in the folder, oldest name first (names carry the time)."""
+        """Export files waiting in the folder, oldest name first (names carry the time).
+
+        Names starting with "." are files still being written, by the convention of writing
+        under a temporary name and renaming; files modified in the last ``settle_seconds``
+        wait for the next run, for writers that copy in place.
+        """
         found = {p for pattern in PATTERNS for p in self.folder.glob(pattern) if p.is_file()}
-        return sorted(p for p in found if not p.name.startswith("."))
+        settled_before = time.time() - self.settle_seconds
+        ready = []
+        for path in sorted(p for p in found if not p.name.startswith(".")):
+            if path.stat().st_mtime > settled_before:
+                self.notes.append(
+                    f"{path.name}: changed in the last seconds; left for the next run"
+                )
+            else:
+                ready.append(path)
+        return ready
 
     def read(self, path: Path, content: bytes) -> list[dict[str, Any]]:
         """The rows of one export as dicts keyed by column header."""
@@ -121,13 +154,16 @@ class FinanceSource:
     def _xlsx(self, content: bytes) -> list[Sequence[Any]]:
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
-            raise BadFile(f"not an XLSX workbook: {error}") from None
+        except CORRUPT_WORKBOOK as error:
+            raise BadFile(f"not an XLSX workbook: {type(error).__name__}: {error}") from None
         try:
             if self.sheet is not None and self.sheet not in workbook.sheetnames:
                 raise BadFile(f"no sheet named {self.sheet}")
             sheet = workbook[self.sheet] if self.sheet else workbook.worksheets[0]
             return [list(row) for row in sheet.iter_rows(values_only=True)]
+        except CORRUPT_WORKBOOK as error:
+            # read-only workbooks parse their sheets lazily, so damage can surface only here
+            raise BadFile(f"a damaged XLSX workbook: {type(error).__name__}: {error}") from None
         finally:
             workbook.close()
 
@@ -151,7 +187,7 @@ def _move(path: Path, directory: Path) -> Path:
     directory.mkdir(exist_ok=True)
     target = directory / path.name
     if target.exists():
-        target = directory / f"{path.stem}.{_now().replace(':', '')}{path.suffix}"
+        target = directory / f"{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}"
     return path.rename(target)
 
 

@@ -4,7 +4,9 @@ Rows carry an update time to the second. A row can commit after rows stamped lat
 so each run starts a look-back window before the saved mark; rows already sent with the same
 content (kept by key and fingerprint for the window) are skipped, so the boundary is sent
 once. Paging re-anchors ``modified_since`` at the last update time read instead of counting
-pages, so rows that change while the run pages cannot shift others out of view.
+pages, so rows that change while the run pages cannot shift others out of view. Only a page
+entirely within one second is paged by number; such a group is read again until a pass over
+it finds nothing new, because a row edited meanwhile shifts the others back.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from marshmallow import fields, validate
 from urllib3.util.retry import Retry
 
 from connectors.client import retry_policy, retrying_session
-from connectors.sync import Chunk, SourceError
+from connectors.engine import Chunk, SourceError
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -57,33 +59,36 @@ class LandSource:
         mark: str | None = state.get("mark")
         seen: dict[str, list[str]] = dict(state.get("seen", {}))
         since = self._minus_lookback(mark) if mark else None
-        page = 1
+        page, group_fresh = 1, False
         while True:
             body = self._page(since, page)
             rows: list[dict[str, Any]] = body["records"]
             if self.total is None:
-                self.total = int(body["total"])
-            if not rows:
+                self.total = body["total"]
+            placed, refused = self._placed(rows, since)
+            fresh = [row for row, updated in placed if _is_new(row, updated, seen, self.key_field)]
+            if placed:
+                mark = max(mark or placed[-1][1], placed[-1][1])
+                floor = self._minus_lookback(mark)
+                seen = {key: entry for key, entry in seen.items() if entry[0] >= floor}
+            checkpoint = {"mark": mark, "seen": seen} if mark else None
+            yield Chunk(fresh, checkpoint, refused=refused)
+            full = len(rows) == self.page_size
+            last = placed[-1][1] if placed else since
+            pass_fresh = group_fresh or bool(fresh)
+            if full and last == since:
+                # a page all stamped with the anchor itself: only then page on by number
+                group_fresh, page = pass_fresh, page + 1
+                continue
+            if page > 1 and pass_fresh:
+                # A row of the group edited during the pass moved to the end and shifted the
+                # rest back by one, past a page already read: read the group again, until a
+                # pass finds nothing new.
+                group_fresh, page = False, 1
+                continue
+            if not full:
                 return
-            fresh = []
-            for row in rows:
-                key, updated = str(row.get(self.key_field)), self._updated(row)
-                fingerprint = _fingerprint(row)
-                if seen.get(key, [None, None])[1] != fingerprint:
-                    fresh.append(row)
-                    seen[key] = [updated, fingerprint]
-            last = self._updated(rows[-1])
-            mark = max(mark or last, last)
-            floor = self._minus_lookback(mark)
-            seen = {key: entry for key, entry in seen.items() if entry[0] >= floor}
-            yield Chunk(fresh, {"mark": mark, "seen": seen})
-            if len(rows) < self.page_size:
-                return
-            # a page all stamped with the anchor itself: only then page on by number
-            if last == since:
-                page += 1
-            else:
-                since, page = last, 1
+            since, page, group_fresh = last, 1, False
 
     def _page(self, since: str | None, page: int) -> dict[str, Any]:
         params: dict[str, Any] = {"page": page, "page_size": self.page_size}
@@ -94,24 +99,58 @@ class LandSource:
             body = response.json()
         except ValueError:
             raise SourceError(f"land system answered {response.status_code}, not JSON") from None
-        if response.status_code != 200 or body.get("code") != 0:
-            message = body.get("msg") or body.get("error") if isinstance(body, dict) else None
-            raise SourceError(f"land system answered {response.status_code}: {message}")
-        data: dict[str, Any] = body["data"]
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("code") != 0:
+            message = (body.get("msg") or body.get("error")) if isinstance(body, dict) else body
+            raise SourceError(f"land system answered {response.status_code}: {message!r:.300}")
+        data = body.get("data")
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("records"), list)
+            and all(isinstance(row, dict) for row in data["records"])
+            and isinstance(data.get("total"), int)
+        ):
+            raise SourceError("land system answered a page without data.records and data.total")
         return data
 
-    def _updated(self, row: Mapping[str, Any]) -> str:
-        value = row.get(self.updated_field)
-        try:
-            dt.datetime.strptime(str(value), TIME_FORMAT)
-        except ValueError:
-            raise SourceError(
-                f"row {row.get(self.key_field)!r} has no readable {self.updated_field}: {value!r}"
-            ) from None
-        return str(value)
+    def _placed(
+        self, rows: list[dict[str, Any]], since: str | None
+    ) -> tuple[list[tuple[dict[str, Any], str]], list[tuple[dict[str, Any], str]]]:
+        """Rows with their update time, in order, and rows whose update time is unreadable.
+
+        A source that does not sort by update time would make the anchor skip rows, so that
+        stops the run.
+        """
+        placed, refused = [], []
+        previous = since or ""
+        for row in rows:
+            value = row.get(self.updated_field)
+            try:
+                updated = dt.datetime.strptime(str(value), TIME_FORMAT).strftime(TIME_FORMAT)
+            except ValueError:
+                refused.append((row, f"unreadable {self.updated_field}: {value!r}"))
+                continue
+            if updated < previous:
+                raise SourceError(
+                    f"the land system's rows are not in {self.updated_field} order: "
+                    f"{row.get(self.key_field)!r} at {updated} after {previous}"
+                )
+            placed.append((row, updated))
+            previous = updated
+        return placed, refused
 
     def _minus_lookback(self, mark: str) -> str:
         return (dt.datetime.strptime(mark, TIME_FORMAT) - self.lookback).strftime(TIME_FORMAT)
+
+
+def _is_new(
+    row: Mapping[str, Any], updated: str, seen: dict[str, list[str]], key_field: str
+) -> bool:
+    """Whether ``row`` differs from what was sent under its key; if so, remember it as sent."""
+    key, fingerprint = str(row.get(key_field)), _fingerprint(row)
+    if seen.get(key, [None, None])[1] == fingerprint:
+        return False
+    seen[key] = [updated, fingerprint]
+    return True
 
 
 def _fingerprint(row: Mapping[str, Any]) -> str:

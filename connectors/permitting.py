@@ -19,11 +19,11 @@ import requests
 from marshmallow import fields, validate
 from urllib3.util.retry import Retry
 
-from connectors.client import HubClient, encode_json, retry_policy, retrying_session
-from connectors.config import NativeField
+from connectors.client import HubClient, HubError, encode_json, retry_policy, retrying_session
+from connectors.config import NAME, NativeField
+from connectors.engine import Chunk, RunCounts, SourceError
 from connectors.mapping import MappingError, RecordMapping
-from connectors.state import StateStore
-from connectors.sync import Chunk, RunCounts, SourceError
+from connectors.state import Quarantine, StateStore
 
 log = logging.getLogger(__name__)
 TOKEN_MARGIN = 30.0
@@ -43,7 +43,7 @@ class PermittingSettingsSchema(ma.Schema):
 class OutboundSettingsSchema(ma.Schema):
     """``[outbound]``: which hub records go to the registry, and how its fields are named."""
 
-    connector = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]*$"))
+    connector = fields.String(required=True, validate=NAME)
     record_type = fields.String(load_default="project")
     wait = fields.Float(load_default=20.0, validate=validate.Range(0, 60))
     fields_ = fields.Dict(
@@ -70,11 +70,12 @@ class PermittingApi:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """An authenticated request; a token refused mid-life is fetched again once."""
+        headers = {}
+        if "json" in kwargs:
+            headers["Content-Type"] = "application/json"
+            kwargs["data"] = encode_json(kwargs.pop("json"))
         for attempt in range(2):
-            headers = {"Authorization": f"Bearer {self._access_token()}"}
-            if "json" in kwargs:
-                headers["Content-Type"] = "application/json"
-                kwargs["data"] = encode_json(kwargs.pop("json"))
+            headers["Authorization"] = f"Bearer {self._access_token()}"
             response = self.http.request(
                 method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs
             )
@@ -91,6 +92,13 @@ class PermittingApi:
         response = self.request("GET", "/v2/approvals", params=params)
         body: dict[str, Any] = _json(response, "approvals")
         return body
+
+    def projects(self) -> list[dict[str, Any]]:
+        """Every project in the registry, deleted ones included."""
+        items = _json(self.request("GET", "/v2/projects"), "project registry").get("items")
+        if not isinstance(items, list):
+            raise SourceError("the project registry answered a list without items")
+        return items
 
     def put_project(self, code: str, body: Mapping[str, Any]) -> None:
         """Create or update a project in the registry."""
@@ -153,9 +161,13 @@ class ApprovalSource:
         cursor: str | None = state.get("cursor")
         while True:
             page = self.api.approvals(cursor, self.page_size)
-            cursor = str(page["next_cursor"])
-            yield Chunk(list(page["items"]), {"cursor": cursor})
-            if not page.get("has_more"):
+            items = page.get("items")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise SourceError("the approval system answered a page without items")
+            # a page without a cursor to resume from leaves the saved one as it was
+            cursor = str(page["next_cursor"]) if page.get("next_cursor") else cursor
+            yield Chunk(items, {"cursor": cursor} if cursor else None)
+            if not page.get("has_more") or not items:
                 return
 
 
@@ -168,37 +180,49 @@ class ProjectPush:
         api: PermittingApi,
         mapping: RecordMapping,
         store: StateStore,
+        quarantine: Quarantine,
         record_type: str = "project",
     ) -> None:
         self.client = client
         self.api = api
         self.mapping = mapping
         self.store = store
+        self.quarantine = quarantine
         self.record_type = record_type
 
     def run_once(self, counts: RunCounts, wait: float = 0) -> list[str]:
         """Push what changed since the last acknowledged event (everything on a first run)."""
+        notes: list[str] = []
         state = self._subscribed(self.store.load())
         subscription = int(state["subscription_id"])
-        if not state.get("listed"):
-            # Events only cover changes after the subscription began: list what came before.
-            for record in self.client.iter_records(self.record_type):
-                self._push(record["key"], record["version"], record["data"], counts)
-            state["listed"] = True
-            self.store.save(state)
         while True:
-            page = self.client.pull(subscription, limit=100, wait=wait)
-            if not page.events:
-                return []
+            if not state.get("listed"):
+                self._list_all(counts, notes)
+                state["listed"] = True
+                self.store.save(state)
+            try:
+                page = self.client.pull(subscription, limit=100, wait=wait)
+            except HubError as error:
+                if error.status != 410:
+                    raise
+                # The hub no longer keeps the events after our cursor: go on from its head
+                # and list every project again, which covers whatever those events said.
+                notes.append(f"subscription {subscription} fell behind the hub's log: re-listed")
+                state.update(listed=False)
+                self.store.save(state)
+                self._acknowledge(state, int(error.problem["resume_after"]))
+                continue
             for event in page.events:
                 data = event["data"]
                 if data["deleted"]:
-                    counts.read += 1
-                    self.api.delete_project(data["key"])
-                    counts.deleted += 1
+                    self._delete(data["key"], counts, notes)
                 else:
-                    self._push(data["key"], data["version"], data["record"], counts)
-            self.client.ack(subscription, page.next_after)
+                    self._push(data["key"], data["version"], data["record"], counts, notes)
+            # Empty pages are acknowledged too: the cursor must follow the hub's log even
+            # when no project changes, or compaction would leave it behind.
+            self._acknowledge(state, page.next_after)
+            if not page.events:
+                return notes
             wait = 0
 
     def _subscribed(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -211,14 +235,61 @@ class ProjectPush:
         self.store.save(state)
         return state
 
-    def _push(self, code: str, version: int, record: Mapping[str, Any], counts: RunCounts) -> None:
+    def _acknowledge(self, state: dict[str, Any], sequence: int) -> None:
+        if sequence > state.get("acknowledged", 0):
+            self.client.ack(int(state["subscription_id"]), sequence)
+            state["acknowledged"] = sequence
+            self.store.save(state)
+
+    def _list_all(self, counts: RunCounts, notes: list[str]) -> None:
+        """Push every live record, and delete from the registry what the hub no longer has
+        (events of deletions made while no subscription followed them are gone)."""
+        live = set()
+        for record in self.client.iter_records(self.record_type):
+            live.add(record["key"])
+            self._push(record["key"], record["version"], record["data"], counts, notes)
+        for project in self.api.projects():
+            code = project.get("projectCode")
+            if isinstance(code, str) and code not in live and not project.get("deleted"):
+                self._delete(code, counts, notes)
+
+    def _push(
+        self,
+        code: str,
+        version: int,
+        record: Mapping[str, Any],
+        counts: RunCounts,
+        notes: list[str],
+    ) -> None:
         counts.read += 1
         try:
             body = self.mapping.data_of(record)
             self.api.put_project(code, {**body, "projectCode": code, "sourceVersion": version})
         except (MappingError, Refused) as error:
-            # a project the registry cannot take must not hold back every later one
-            counts.rejected += 1
-            log.warning("project %s not pushed: %s", code, error)
+            self._refused(code, record, error, counts, notes)
             return
         counts.published += 1
+
+    def _delete(self, code: str, counts: RunCounts, notes: list[str]) -> None:
+        counts.read += 1
+        try:
+            self.api.delete_project(code)
+        except Refused as error:
+            self._refused(code, {"projectCode": code, "deleted": True}, error, counts, notes)
+            return
+        counts.deleted += 1
+
+    def _refused(
+        self,
+        code: str,
+        record: Mapping[str, Any],
+        error: Exception,
+        counts: RunCounts,
+        notes: list[str],
+    ) -> None:
+        # a project the registry cannot take must not hold back every later one
+        counts.rejected += 1
+        errors = error.errors if isinstance(error, MappingError) else {}
+        self.quarantine.add(code, record, str(error), errors)
+        notes.append(f"project {code} not taken by the registry: {error}")
+        log.warning("project %s not pushed: %s", code, error)

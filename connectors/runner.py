@@ -11,6 +11,7 @@ from urllib3.util.retry import Retry
 
 from connectors.client import HubClient
 from connectors.config import ConnectorConfig, load_section, require_secret
+from connectors.engine import RunResult, Source, SyncEngine, reported_run
 from connectors.finance import FinanceSettingsSchema, FinanceSource
 from connectors.land import LandSettingsSchema, LandSource
 from connectors.mapping import build_mapping
@@ -22,7 +23,6 @@ from connectors.permitting import (
     ProjectPush,
 )
 from connectors.state import Quarantine, StateStore
-from connectors.sync import RunResult, Source, SyncEngine, reported_run
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def build(
             api,
             mapping,
             StateStore(config.state_dir, outbound["connector"]),
+            Quarantine(config.state_dir, outbound["connector"]),
             outbound["record_type"],
         )
         connector.outbound = Outbound(outbound["connector"], push, outbound["wait"])

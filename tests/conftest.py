@@ -30,7 +30,7 @@ from hub.db import Base, build_engine, normalise_database_url
 from hub.events import notify
 from hub.extensions import db
 from hub.migrate import upgrade
-from tests.factories import PROJECT_CODE, project_data
+from tests.factories import PROJECT_CODE, PROJECTS, project_data
 from tests.live import Outage
 from tests.receiver import Receiver
 
@@ -235,6 +235,15 @@ def project(publish: Callable[..., Any]) -> str:
     response = publish("project", PROJECT_CODE, project_data())
     assert response.status_code == 201, response.json
     return PROJECT_CODE
+
+
+@pytest.fixture
+def projects(publish: Callable[..., Any]) -> list[str]:
+    """Both projects of ``tests.factories.PROJECTS`` published, each with its own division."""
+    for code in PROJECTS:
+        response = publish("project", code, project_data(admin_division=code[5:11]))
+        assert response.status_code == 201, response.json
+    return PROJECTS
 
 
 @dataclass(frozen=True)

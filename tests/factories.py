@@ -6,6 +6,8 @@ from typing import Any
 
 PROJECT_CODE = "2503-330102-04-01-7K3Q9B"
 OTHER_PROJECT_CODE = "2504-330106-03-02-2M8X4D"
+# the projects the simulated external systems attach their rows to in connector tests
+PROJECTS = [PROJECT_CODE, OTHER_PROJECT_CODE]
 
 
 def project_data(**overrides: Any) -> dict[str, Any]:

@@ -30,15 +30,17 @@ class Outage:
         self.status = "503 SERVICE UNAVAILABLE"
         self.retry_after = "0"
         self.refused = 0
+        self.passing = 0
         self.paths: list[str] = []
         self._lock = threading.Lock()
 
     def fail_next(
-        self, count: int, part: str = "", status: int = 503, retry_after: int = 0
+        self, count: int, part: str = "", status: int = 503, retry_after: int = 0, after: int = 0
     ) -> None:
-        """Answer the next ``count`` matching requests with ``status`` and ``Retry-After``."""
+        """Answer ``count`` matching requests, after the next ``after``, with ``status`` and
+        ``Retry-After``."""
         with self._lock:
-            self.remaining, self.part = count, part
+            self.remaining, self.part, self.passing = count, part, after
             self.status = f"{status} {HTTPStatus(status).phrase.upper()}"
             self.retry_after = str(retry_after)
 
@@ -47,6 +49,8 @@ class Outage:
         with self._lock:
             self.paths.append(path)
             down = self.remaining > 0 and self.part in path
+            if down and self.passing > 0:
+                self.passing, down = self.passing - 1, False
             if down:
                 self.remaining -= 1
                 self.refused += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -14,18 +15,10 @@ from flask.testing import FlaskClient
 
 from connectors.runner import Connector
 from connectors.simulators import finance as finance_sim
-from tests.factories import OTHER_PROJECT_CODE, PROJECT_CODE, project_data
+from tests.factories import PROJECTS
 from tests.live import build_connector, shipped_settings
 
 API = "/api/v1"
-PROJECTS = [PROJECT_CODE, OTHER_PROJECT_CODE]
-
-
-@pytest.fixture
-def projects(publish: Callable[..., Any]) -> list[str]:
-    for code in PROJECTS:
-        assert publish("project", code, project_data(admin_division=code[5:11])).status_code == 201
-    return PROJECTS
 
 
 @pytest.fixture
@@ -54,7 +47,7 @@ def finance(
         raw = shipped_settings(
             "finance",
             hub={"url": live_hub.url},
-            source={"folder": str(drop), **source},
+            source={"folder": str(drop), "settle_seconds": 0, **source},
             state_dir=str(tmp_path / "state"),
         )
         return build_connector(raw, {"HUB_FINANCE_KEY": key})
@@ -153,7 +146,7 @@ def test_a_file_dropped_again_is_not_processed_twice(finance, ledger, drop, clie
     ("name", "content", "reason"),
     [
         ("资金安排_broken.xlsx", b"PK\x03\x04 not really a workbook", "not an XLSX workbook"),
-        ("资金安排_latin.csv", "资金编号,项目代码\n".encode("utf-16"), "not gbk text"),
+        ("资金安排_latin.csv", "资金编号,项目代码\n".encode("utf-16"), "not gb18030 text"),
         ("资金安排_short.csv", "资金编号,项目代码\nZJ-1,X\n".encode("gbk"), "missing columns"),
         ("资金安排_empty.csv", b"", "empty"),
     ],
@@ -200,11 +193,12 @@ def test_a_hub_failing_mid_file_leaves_the_file_for_the_next_run(
 ):
     connector = finance(chunk_rows=4)
     name = export(ledger)
-    live_hub.outage.fail_next(1000, "/batch")
+    live_hub.outage.fail_next(1000, "/batch", after=2)
 
     failed = run(connector)
 
     assert failed.status == "failed"
+    assert failed.counts.read == 12  # two chunks of four published, the third refused
     assert (drop / name).exists()
     live_hub.outage.fail_next(0)
     completed = run(connector)
@@ -213,3 +207,31 @@ def test_a_hub_failing_mid_file_leaves_the_file_for_the_next_run(
     funding = hub_funding(client, headers)
     assert set(funding) == live(lines(ledger))
     assert {item["version"] for item in funding.values()} == {1}
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(finance, ledger, drop, client, headers):
+    name = export(ledger)
+
+    result = run(finance(settle_seconds=60))
+
+    assert (result.counts.read, result.counts.published) == (0, 0)
+    assert any(name in note and "next run" in note for note in result.notes)
+    assert (drop / name).exists()
+
+
+def test_a_workbook_damaged_inside_is_set_aside(finance, ledger, drop):
+    name = export(ledger, "xlsx")
+    damaged = drop / "资金安排_damaged.xlsx"
+    with zipfile.ZipFile(drop / name) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                content = content[: len(content) // 2]  # cut off mid-element
+            target.writestr(item, content)
+    (drop / name).unlink()
+
+    result = run(finance())
+
+    assert result.ok, result.error
+    report = json.loads((drop / "rejected" / f"{damaged.name}.report.json").read_text())
+    assert "XLSX" in report["reason"]

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask, request
 
 from connectors.runner import Connector
 from connectors.simulators import CHINA_TZ, ServedApp
 from connectors.simulators import land as land_sim
-from tests.factories import OTHER_PROJECT_CODE, PROJECT_CODE, project_data
+from tests.factories import PROJECT_CODE, PROJECTS
 from tests.live import build_connector, shipped_settings
 
 API = "/api/v1"
-PROJECTS = [PROJECT_CODE, OTHER_PROJECT_CODE]
 
 
 class Clock:
@@ -33,15 +33,6 @@ class Clock:
 
     def tick(self, seconds: int = 60) -> None:
         self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def projects(publish: Callable[..., Any]) -> list[str]:
-    """Both projects the simulated parcels belong to, published in the hub."""
-    for code in PROJECTS:
-        response = publish("project", code, project_data(admin_division=code[5:11]))
-        assert response.status_code == 201, response.json
-    return PROJECTS
 
 
 @pytest.fixture
@@ -68,13 +59,12 @@ def land(
     """Build the land connector as shipped, pointed at the test hub and land system."""
     key = make_key("land", ["records:read", "records:write"])
 
-    def build(**overrides: Any) -> Connector:
+    def build(source: dict[str, Any] | None = None) -> Connector:
         raw = shipped_settings(
             "land",
             hub={"url": live_hub.url},
-            source={"url": land_system.url, "page_size": 10, "retries": 1},
+            source={"url": land_system.url, "page_size": 10, "retries": 1, **(source or {})},
             state_dir=str(tmp_path / "state"),
-            **overrides,
         )
         return build_connector(raw, {"HUB_LAND_KEY": key})
 
@@ -293,3 +283,156 @@ def test_each_run_is_reported_to_the_hub(land, land_system, client, headers, mak
     assert latest["run_id"] == result.run_id
     assert latest["status"] == "succeeded"
     assert (latest["read"], latest["published"]) == (30, result.counts.published)
+
+
+def test_a_group_of_one_second_paged_by_number_loses_no_row_edited_meanwhile(
+    land, clock, client, headers, tmp_path
+):
+    """25 parcels stamped in one second, read 10 a page: one edited during the paging moves
+    to the end and shifts the rest back by one; the row that slid into a page already read
+    must still reach the hub."""
+    system = ServedApp(land_sim.create_app(parcels=0, projects=PROJECTS, clock=clock))
+    try:
+        template = {**native_parcel(), "地块编号": ""}
+        for n in range(1, 26):
+            row = {**template, "地块编号": f"330102-2026-{n:05d}"}
+            assert requests.post(f"{system.url}/api/v1/parcels", json=row, timeout=5).ok
+        connector = land(source={"url": system.url})
+        source = connector.new_source()
+        responses = 0
+
+        def edit_after_the_second_page(response: Any, *args: Any, **kwargs: Any) -> None:
+            nonlocal responses
+            responses += 1
+            if responses == 2:
+                clock.tick(1)
+                change(system, "330102-2026-00003", 用地面积=33)
+
+        source.http.hooks["response"].append(edit_after_the_second_page)
+
+        result = connector.engine.run_once(source)
+
+        assert result.ok, result.error
+        parcels = hub_parcels(client, headers)
+        assert set(parcels) == {f"330102-2026-{n:05d}" for n in range(1, 26)}
+        assert parcels["330102-2026-00003"]["data"]["area_mu"] == 33
+    finally:
+        system.shutdown()
+
+
+def native_parcel() -> dict[str, Any]:
+    """A valid parcel as the land system writes it (without its id, status and time)."""
+    return {
+        "项目代码": PROJECT_CODE,
+        "用地面积": 12.5,
+        "土地用途": "工业用地",
+        "供地方式": "出让",
+        "供应状态": "待供应",
+        "供地日期": None,
+        "成交价款": None,
+        "土地使用权人": None,
+    }
+
+
+@pytest.fixture
+def scripted_land() -> Iterator[tuple[ServedApp, list[dict[str, Any]]]]:
+    """A land API answering one scripted page, to feed the connector rows no real system
+    should send."""
+    rows: list[dict[str, Any]] = []
+    app = Flask(__name__)
+
+    @app.get("/api/v1/parcels")
+    def parcels() -> Any:
+        page = int(request.args.get("page", 1))
+        shown = rows if page == 1 else []
+        return {"code": 0, "msg": "成功", "data": {"total": len(rows), "records": shown}}
+
+    served = ServedApp(app)
+    yield served, rows
+    served.shutdown()
+
+
+def scripted(n: int, updated: str) -> dict[str, Any]:
+    return {
+        **native_parcel(),
+        "地块编号": f"330102-2026-{n:05d}",
+        "状态": "正常",
+        "更新时间": updated,
+    }
+
+
+def test_a_row_without_a_readable_update_time_is_quarantined(land, scripted_land, client, headers):
+    system, rows = scripted_land
+    rows += [
+        scripted(1, "2026-11-01 08:00:00"),
+        scripted(2, "yesterday"),
+        scripted(3, "2026-11-01 09:00:00"),
+    ]
+    connector = land(source={"url": system.url})
+
+    result = run(connector)
+
+    assert result.ok, result.error
+    assert (result.counts.read, result.counts.published, result.counts.rejected) == (3, 2, 1)
+    [entry] = connector.engine.quarantine.entries()
+    assert entry["key"] == "330102-2026-00002"
+    assert "yesterday" in entry["detail"]
+    assert set(hub_parcels(client, headers)) == {"330102-2026-00001", "330102-2026-00003"}
+
+
+def test_a_source_not_sorted_by_update_time_stops_the_run(land, scripted_land):
+    system, rows = scripted_land
+    rows += [scripted(1, "2026-11-01 09:00:00"), scripted(2, "2026-11-01 08:00:00")]
+    connector = land(source={"url": system.url})
+
+    result = run(connector)
+
+    assert result.status == "failed"
+    assert "not in 更新时间 order" in result.error
+    assert not connector.engine.store.path.exists()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"code": 0, "msg": "成功"},
+        {"code": 0, "data": {"records": "many", "total": 1}},
+        {"code": 0, "data": {"records": [1, 2], "total": 2}},
+        ["not", "an", "object"],
+    ],
+)
+def test_a_page_of_the_wrong_shape_fails_the_run_clearly(land, answer):
+    app = Flask(__name__)
+    app.get("/api/v1/parcels")(
+        lambda: (json.dumps(answer), 200, {"Content-Type": "application/json"})
+    )
+    with ServedApp(app) as system:
+        result = run(land(source={"url": system.url}))
+
+    assert result.status == "failed"
+    assert "land system answered" in result.error
+
+
+class BrokenSource:
+    """A source with a bug in it."""
+
+    total = None
+    notes: list[str] = []
+
+    def chunks(self, state: Any) -> Iterator[Any]:
+        raise ZeroDivisionError("a bug")
+
+
+def test_an_unforeseen_error_fails_and_reports_the_run_instead_of_stopping_the_connector(
+    land, client, headers, make_department
+):
+    make_department("admin")
+    connector = land()
+
+    result = connector.engine.run_once(BrokenSource())
+
+    assert (result.status, result.error) == ("failed", "ZeroDivisionError: a bug")
+    runs = client.get(f"{API}/admin/connectors", headers=headers("admin", ["admin"])).json
+    [reported] = [c["latest_run"] for c in runs["items"] if c["name"] == "land"]
+    assert (reported["status"], reported["error"]) == ("failed", "ZeroDivisionError: a bug")
+    assert run(connector).ok

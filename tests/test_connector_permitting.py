@@ -13,20 +13,12 @@ import requests
 from connectors.runner import Connector
 from connectors.simulators import ServedApp
 from connectors.simulators import permitting as permitting_sim
-from tests.factories import OTHER_PROJECT_CODE, PROJECT_CODE, project_data
+from tests.factories import PROJECT_CODE, PROJECTS, parcel_data, project_data
 from tests.live import build_connector, shipped_settings
 
 API = "/api/v1"
-PROJECTS = [PROJECT_CODE, OTHER_PROJECT_CODE]
 CLIENT_SECRET = "permitting-client-secret"
 THIRD_PROJECT = "2505-330104-01-01-3A7B9C"
-
-
-@pytest.fixture
-def projects(publish: Callable[..., Any]) -> list[str]:
-    for code in PROJECTS:
-        assert publish("project", code, project_data(admin_division=code[5:11])).status_code == 201
-    return PROJECTS
 
 
 @pytest.fixture
@@ -271,3 +263,101 @@ def test_a_push_interrupted_before_its_ack_is_sent_again(
     # at-least-once: the unacknowledged event is pushed again, harmlessly
     assert resumed.counts.published == 1
     assert native.project(PROJECT_CODE)["sourceVersion"] == 2
+
+
+def test_a_registry_push_after_the_systems_token_was_forgotten_still_lands(
+    permitting, native, publish
+):
+    connector = permitting()
+    connector.run_once()
+    connector.outbound.push.api._token = "forgotten"
+    publish("project", PROJECT_CODE, project_data(admin_division="330102", name="After 401"))
+
+    _, outbound = connector.run_once()
+
+    assert (outbound.counts.published, outbound.counts.rejected) == (1, 0)
+    assert native.project(PROJECT_CODE)["projectName"] == "After 401"
+
+
+def test_an_idle_push_keeps_up_with_the_log_so_compaction_does_not_strand_it(
+    permitting, native, publish, hub
+):
+    connector = permitting()
+    connector.run_once()
+    for n in range(3):  # other types move the log on while no project changes
+        publish("land_parcel", f"L-{n}", parcel_data())
+    _, idle = connector.run_once()
+    assert idle.counts.read == 0
+    assert hub("events", "number").exit_code == 0
+    assert hub("events", "compact", "--older-than", "0").exit_code == 0
+    publish("project", PROJECT_CODE, project_data(admin_division="330102", name="Later"))
+
+    _, outbound = connector.run_once()
+
+    assert outbound.ok, outbound.error
+    assert outbound.notes == []
+    assert native.project(PROJECT_CODE)["projectName"] == "Later"
+
+
+def test_a_push_left_behind_the_compacted_log_lists_every_project_again(
+    permitting, native, publish, hub
+):
+    connector = permitting()
+    connector.run_once()
+    publish("project", PROJECT_CODE, project_data(admin_division="330102", name="Missed"))
+    assert hub("events", "number").exit_code == 0
+    assert hub("events", "compact", "--older-than", "0").exit_code == 0
+
+    _, outbound = connector.run_once()
+
+    assert outbound.ok, outbound.error
+    assert any("re-listed" in note for note in outbound.notes)
+    assert native.project(PROJECT_CODE)["projectName"] == "Missed"
+    _, after = connector.run_once()
+    assert (after.ok, after.counts.read) == (True, 0)
+
+
+def test_a_deletion_the_registry_refuses_is_quarantined_and_later_pushes_go_on(
+    permitting, native, publish, system, client, headers
+):
+    publish("project", THIRD_PROJECT, project_data(admin_division="330104"))
+    connector = permitting()
+    connector.run_once()
+    client.delete(f"{API}/records/project/{THIRD_PROJECT}", headers=headers("ndrc"))
+    requests.post(
+        f"{system.url}/_sim/faults",
+        json={"status": 409, "times": 1, "after_requests": 1},
+        timeout=5,
+    )
+
+    _, refused = connector.run_once()
+
+    assert (refused.ok, refused.counts.rejected) == (True, 1)
+    [entry] = connector.outbound.push.quarantine.entries()
+    assert entry["key"] == THIRD_PROJECT
+    assert "409" in entry["detail"]
+    publish("project", PROJECT_CODE, project_data(admin_division="330102", name="Goes on"))
+    _, later = connector.run_once()
+    assert native.project(PROJECT_CODE)["projectName"] == "Goes on"
+    assert later.counts.read == 1
+
+
+def test_a_new_subscription_also_deletes_what_the_hub_deleted_meanwhile(
+    permitting, native, publish, client, headers, make_key
+):
+    publish("project", THIRD_PROJECT, project_data(admin_division="330104"))
+    connector = permitting()
+    connector.run_once()
+    subscription = connector.outbound.push.store.load()["subscription_id"]
+    approval = headers("approval", ["subscriptions"])
+    assert client.delete(f"{API}/subscriptions/{subscription}", headers=approval).status_code in (
+        200,
+        204,
+    )
+    client.delete(f"{API}/records/project/{THIRD_PROJECT}", headers=headers("ndrc"))
+
+    _, outbound = connector.run_once()
+
+    assert outbound.ok, outbound.error
+    assert native.project(THIRD_PROJECT)["deleted"] is True
+    assert native.project(PROJECT_CODE)["deleted"] is False

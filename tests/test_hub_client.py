@@ -157,3 +157,28 @@ def test_decimals_are_sent_as_json_numbers():
     from decimal import Decimal
 
     assert client_module.encode_json({"a": Decimal("120.000001")}) == b'{"a": 120.000001}'
+
+
+def test_a_retry_after_longer_than_the_longest_backoff_is_cut_to_it(
+    live_hub, departments, make_key
+):
+    key = make_key("land", ["records:read"])
+    live_hub.outage.fail_next(1, "/records", status=503, retry_after=3600)
+    started = time.monotonic()
+
+    with HubClient(live_hub.url, key, retry=retry_policy(3, 0.01, backoff_max=1)) as client:
+        assert client.get_record("land_parcel", "L-1") is None
+
+    assert time.monotonic() - started < 60  # not the hour the server asked for
+
+
+def test_creating_a_subscription_is_not_sent_twice(hub_client, live_hub, client, headers):
+    live_hub.outage.fail_next(1, "/subscriptions", status=503)
+
+    with pytest.raises(HubError) as failed:
+        hub_client.create_subscription(["land_parcel"])
+
+    assert failed.value.status == 503
+    assert live_hub.outage.refused == 1
+    listed = client.get("/api/v1/subscriptions", headers=headers("land", ["subscriptions"]))
+    assert listed.json["items"] == []
