@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import null, update
+from sqlalchemy import update
 
 from hub import create_app
 from hub.events import notify
@@ -696,37 +695,3 @@ def test_events_number_command_numbers_pending_changes(app, client, project, hea
     with app.app_context(), db.unit_of_work(write=False) as session:
         assert events_service.head_sequence(session) == 1
 
-
-def test_the_feed_reads_the_same_whether_the_database_or_python_renders_it(
-    app, client, headers, publish, project, monkeypatch
-):
-    """On PostgreSQL most events are rendered by the database (hub.events.rendering); they
-    must be exactly what Python renders, in content and in field order."""
-    publish("land_parcel", "L-1", parcel_data())
-    publish("land_parcel", "L-1", parcel_data(area_mu=90))
-    publish("funding", "F-1", funding_data())
-    publish("permit", "P-1", permit_data())
-    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
-    with app.app_context(), db.unit_of_work() as session:
-        # isoformat() leaves out a whole second's microseconds; the database must too
-        session.execute(
-            update(RecordVersion)
-            .where(RecordVersion.record_key == "F-1")
-            .values(created_at=datetime(2026, 3, 1, 8, 30, tzinfo=UTC))
-        )
-    for department in ("audit", "land", "ndrc"):
-        reader = headers(department, ["events:read"])
-        by_database = client.get(EVENTS, headers=reader).get_data()
-        with monkeypatch.context() as python_only:
-            python_only.setattr(
-                events_service, "prerendered_column", lambda *args: null().label("rendered")
-            )
-            by_python = client.get(EVENTS, headers=reader).get_data()
-
-        assert json.loads(by_database, object_pairs_hook=list) == json.loads(
-            by_python, object_pairs_hook=list
-        )
-        if app.config["DATABASE_URL"].startswith("postgresql"):
-            # json_build_object's spacing: the database did render events
-            assert b'"specversion" : "1.0"' in by_database
-    assert b'"time":"2026-03-01T08:30:00Z"' in by_python

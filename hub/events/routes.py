@@ -36,7 +36,6 @@ def feed(after: int, limit: int, wait: float, **filters: Any) -> dict[str, Any]:
             types,
             project_code,
             shared_with=view,
-            settings=current_app.config,
         ),
         lambda page: bool(page.events),
         wait,

@@ -30,13 +30,14 @@ it is told (410) to re-list the records and resume from the head.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, Table, Text, case, delete, func, null, select, update
+from sqlalchemy import Row, Table, Text, bindparam, case, delete, func, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -46,7 +47,6 @@ from hub.db import load_stored_json, rowcount
 from hub.errors import Gone
 from hub.events.models import EventCounter
 from hub.events.notify import mark_changed
-from hub.events.rendering import prerendered_column
 from hub.records.models import RecordVersion
 from hub.sharing.service import ReaderView
 from schemas import registry
@@ -187,12 +187,11 @@ def read_feed(
     project_code: str | None = None,
     *,
     shared_with: ReaderView | None = None,
-    settings: Mapping[str, Any] | None = None,
 ) -> FeedPage:
     """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered.
 
     Raises :class:`Gone` when ``after`` is behind the retained log. See :func:`read_range`
-    for ``shared_with`` and ``settings``.
+    for ``shared_with``.
     """
     bounds = log_bounds(session)
     check_retained(bounds, after)
@@ -204,7 +203,6 @@ def read_feed(
         types,
         project_code,
         shared_with=shared_with,
-        settings=settings,
     )
 
 
@@ -215,13 +213,13 @@ def _without(data: Any, names: Sequence[str], dialect: str) -> Any:
     return func.json_remove(data, *[f'$."{name}"' for name in names])
 
 
-def _shared_data(reader: ReaderView, dialect: str) -> Any:
-    """SQL for a version's data as JSON text, less the fields ``reader`` may not see."""
-    data = _VERSIONS.c.data
+def _shared_data(withheld_by_type: Mapping[str, Sequence[str]], dialect: str, page: Any) -> Any:
+    """SQL for a version's data as JSON text, less the fields the reader may not see."""
+    data = page.data
     cases = [
-        (_VERSIONS.c.record_type == record_type.name, _without(data, withheld, dialect))
-        for record_type in registry().values()
-        if (withheld := reader.withheld_fields(record_type))
+        (page.record_type == name, _without(data, withheld, dialect))
+        for name, withheld in withheld_by_type.items()
+        if withheld
     ]
     projected = case(*cases, else_=data) if cases else data
     return sql_cast(projected, Text).label("shared_data")
@@ -236,43 +234,64 @@ def read_range(
     project_code: str | None = None,
     *,
     shared_with: ReaderView | None = None,
-    settings: Mapping[str, Any] | None = None,
 ) -> FeedPage:
     """Changes with ``after < sequence <= head`` in order, at most ``limit``, filtered.
 
     With ``shared_with``, each change carries ``shared_data`` instead of ``data``: the JSON
-    text of what that reader may see, cut in the database, for :func:`feed_events`; and
-    ``rendered``: on PostgreSQL, given the app's ``settings``, the whole CloudEvent as JSON
-    text where the database can write it (``hub.events.rendering``), else None.
+    text of what that reader may see, cut in the database, for :func:`feed_events`.
     """
     if after >= head:
         return FeedPage(events=[], next_after=after)
-    columns: list[Any] = _FEED_COLUMNS
+    withheld = None
     if shared_with is not None:
-        dialect = session.get_bind().dialect.name
-        columns = [c for c in _FEED_COLUMNS if c.name != "data"]
-        columns.append(_shared_data(shared_with, dialect))
-        if dialect == "postgresql" and settings is not None:
-
-            def cut(data: Any, names: list[str]) -> Any:
-                return _without(data, names, dialect)
-
-            columns.append(prerendered_column(shared_with, settings, cut))
-        else:
-            columns.append(null().label("rendered"))
-    query = (
-        select(*columns)
-        .where(RecordVersion.sequence > after, RecordVersion.sequence <= head)
-        .order_by(RecordVersion.sequence)
-        .limit(limit)
+        withheld = tuple(
+            (name, tuple(shared_with.withheld_fields(record_type)))
+            for name, record_type in registry().items()
+        )
+    statement = _page_statement(
+        session.get_bind().dialect.name, bool(types), bool(project_code), withheld
     )
+    params: dict[str, Any] = {"after": after, "head": head, "limit": limit}
     if types:
-        query = query.where(RecordVersion.record_type.in_(types))
+        params["types"] = list(types)
     if project_code:
-        query = query.where(RecordVersion.project_code == project_code)
-    versions = list(session.execute(query))
+        params["project_code"] = project_code
+    versions = list(session.execute(statement, params))
     last_read = versions[-1].sequence if len(versions) == limit else None
     return FeedPage(events=versions, next_after=last_read if last_read is not None else head)
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statement(
+    dialect: str,
+    by_types: bool,
+    by_project: bool,
+    withheld: tuple[tuple[str, tuple[str, ...]], ...] | None,
+) -> Any:
+    """The statement reading one page, built once per shape: building it (a CASE per record
+    type, a JSON envelope per case) cost more than running it."""
+    query = (
+        select(*_FEED_COLUMNS)
+        .where(
+            RecordVersion.sequence > bindparam("after"),
+            RecordVersion.sequence <= bindparam("head"),
+        )
+        .order_by(RecordVersion.sequence)
+        .limit(bindparam("limit"))
+    )
+    if by_types:
+        query = query.where(RecordVersion.record_type.in_(bindparam("types", expanding=True)))
+    if by_project:
+        query = query.where(RecordVersion.project_code == bindparam("project_code"))
+    if withheld is None:
+        return query
+    # The projection sits outside the page's LIMIT so the database computes it for the page's
+    # rows only: with it in the same query, a plan that sorts (stale statistics after a bulk
+    # load pick one) computes it for every row in range before the LIMIT.
+    page = query.subquery("page")
+    columns: list[Any] = [page.c[c.name] for c in _FEED_COLUMNS if c.name != "data"]
+    columns.append(_shared_data(dict(withheld), dialect, page.c))
+    return select(*columns).order_by(page.c.sequence)
 
 
 def event_id(version: Change) -> str:
@@ -299,10 +318,8 @@ def feed_events(
     reader: ReaderView,
     settings: Mapping[str, Any],
     today: date,
-) -> list[Any]:
+) -> list[dict[str, Any]]:
     """Render changes read with ``shared_with=reader`` as CloudEvents for that reader.
-
-    An event the database rendered whole goes out as its JSON text.
 
     A record the reader sees in full as stored (no computed fields, and none of its protected
     fields shown, so nothing to audit) goes out as the database's JSON text, embedded
@@ -310,11 +327,8 @@ def feed_events(
     of its cost. Any other record is parsed, completed and filtered as :func:`cloud_event`
     does.
     """
-    rendered: list[Any] = []
+    rendered = []
     for version in versions:
-        if version.rendered is not None:
-            rendered.append(orjson.Fragment(version.rendered))
-            continue
         record_type = registry()[version.record_type]
         withheld = reader.withheld_fields(record_type)
         if record_type.compute is None and record_type.protected_fields <= set(withheld):
