@@ -39,6 +39,8 @@ class Chunk:
     after_save: Callable[[], object] | None = None
     # rows the source itself cannot place (say, an unreadable update time), with the reason
     refused: Sequence[tuple[Mapping[str, Any], str]] = ()
+    # the checkpoint in a few words, for the run report
+    position: str | None = None
 
 
 class Source(Protocol):
@@ -53,14 +55,16 @@ class Source(Protocol):
 
 
 @dataclass
-class RunCounts:
-    """What a run did, as reported to the hub."""
+class RunProgress:
+    """What a run did, and where it stands, as reported to the hub."""
 
     read: int = 0
     published: int = 0
     unchanged: int = 0
     deleted: int = 0
     rejected: int = 0
+    # the position saved last, for the operator (land: the mark; permitting: its cursor ...)
+    cursor: str | None = None
 
 
 @dataclass
@@ -69,7 +73,7 @@ class RunResult:
 
     run_id: str
     status: str
-    counts: RunCounts
+    counts: RunProgress
     started_at: dt.datetime
     finished_at: dt.datetime
     error: str | None = None
@@ -110,7 +114,7 @@ class SyncEngine:
         """Sync everything the source changed since the saved state, and report the run."""
         return reported_run(self.client, self.name, lambda counts: self._sync(source, counts))
 
-    def _sync(self, source: Source, counts: RunCounts) -> list[str]:
+    def _sync(self, source: Source, counts: RunProgress) -> list[str]:
         bar = tqdm(
             desc=self.name, unit="row", disable=self._progress_disabled(), total=source.total
         )
@@ -125,13 +129,14 @@ class SyncEngine:
                 bar.update(len(chunk.rows))
                 if chunk.checkpoint is not None:
                     self.store.save(chunk.checkpoint)
+                    counts.cursor = chunk.position or counts.cursor
                 if chunk.after_save is not None:
                     chunk.after_save()
         finally:
             bar.close()
         return source.notes
 
-    def _apply(self, rows: Sequence[Mapping[str, Any]], counts: RunCounts) -> None:
+    def _apply(self, rows: Sequence[Mapping[str, Any]], counts: RunProgress) -> None:
         """Publish one chunk; quarantine what is refused."""
         items: list[dict[str, Any]] = []
         natives: list[Mapping[str, Any]] = []
@@ -161,7 +166,7 @@ class SyncEngine:
         item: Mapping[str, Any],
         row: Mapping[str, Any],
         result: Mapping[str, Any],
-        counts: RunCounts,
+        counts: RunProgress,
     ) -> None:
         # a hub from before batch outcomes says only 201 or 200
         outcome = result.get("outcome") or {201: "created", 200: "updated"}.get(result["status"])
@@ -181,13 +186,15 @@ class SyncEngine:
         return None if self.progress is None else not self.progress
 
 
-def reported_run(client: HubClient, name: str, work: Callable[[RunCounts], list[str]]) -> RunResult:
+def reported_run(
+    client: HubClient, name: str, work: Callable[[RunProgress], list[str]]
+) -> RunResult:
     """Run ``work`` as one connector run: reported to the hub when it starts and ends.
 
     A failure of the source or the hub ends the run as failed; whatever ``work`` confirmed
     before it is kept, and the next run goes on from there.
     """
-    run_id, started, counts = str(uuid.uuid4()), _now(), RunCounts()
+    run_id, started, counts = str(uuid.uuid4()), _now(), RunProgress()
     _report(client, name, {"run_id": run_id, "status": "running", "started_at": started})
     status, error, notes = "succeeded", None, []
     try:
@@ -208,7 +215,7 @@ def reported_run(client: HubClient, name: str, work: Callable[[RunCounts], list[
         "status": status,
         "started_at": started,
         "finished_at": result.finished_at,
-        **asdict(counts),
+        **{k: v for k, v in asdict(counts).items() if v is not None},
     }
     if error:
         report["error"] = error[:2000]

@@ -102,6 +102,7 @@ class FinanceSource:
                         rows[start:],
                         checkpoint={"files": done},
                         after_save=functools.partial(_move, path, self.folder / "processed"),
+                        position=path.name,
                     )
 
     def pending(self) -> list[Path]:

@@ -72,7 +72,7 @@ class LandSource:
                 floor = self._minus_lookback(mark)
                 seen = {key: entry for key, entry in seen.items() if entry[0] >= floor}
             checkpoint = {"mark": mark, "seen": seen} if mark else None
-            yield Chunk(fresh, checkpoint, refused=refused)
+            yield Chunk(fresh, checkpoint, refused=refused, position=mark)
             full = len(rows) == self.page_size
             last = placed[-1][1] if placed else since
             pass_fresh = group_fresh or bool(fresh)

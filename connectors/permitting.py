@@ -21,7 +21,7 @@ from urllib3.util.retry import Retry
 
 from connectors.client import HubClient, HubError, encode_json, retry_policy, retrying_session
 from connectors.config import NAME, NativeField
-from connectors.engine import Chunk, RunCounts, SourceError
+from connectors.engine import Chunk, RunProgress, SourceError
 from connectors.mapping import MappingError, RecordMapping
 from connectors.state import Quarantine, StateStore
 
@@ -166,7 +166,7 @@ class ApprovalSource:
                 raise SourceError("the approval system answered a page without items")
             # a page without a cursor to resume from leaves the saved one as it was
             cursor = str(page["next_cursor"]) if page.get("next_cursor") else cursor
-            yield Chunk(items, {"cursor": cursor} if cursor else None)
+            yield Chunk(items, {"cursor": cursor} if cursor else None, position=cursor)
             if not page.get("has_more") or not items:
                 return
 
@@ -190,7 +190,7 @@ class ProjectPush:
         self.quarantine = quarantine
         self.record_type = record_type
 
-    def run_once(self, counts: RunCounts, wait: float = 0) -> list[str]:
+    def run_once(self, counts: RunProgress, wait: float = 0) -> list[str]:
         """Push what changed since the last acknowledged event (everything on a first run)."""
         notes: list[str] = []
         state = self._subscribed(self.store.load())
@@ -221,6 +221,7 @@ class ProjectPush:
             # Empty pages are acknowledged too: the cursor must follow the hub's log even
             # when no project changes, or compaction would leave it behind.
             self._acknowledge(state, page.next_after)
+            counts.cursor = f"acknowledged event {state.get('acknowledged', 0)}"
             if not page.events:
                 return notes
             wait = 0
@@ -241,7 +242,7 @@ class ProjectPush:
             state["acknowledged"] = sequence
             self.store.save(state)
 
-    def _list_all(self, counts: RunCounts, notes: list[str]) -> None:
+    def _list_all(self, counts: RunProgress, notes: list[str]) -> None:
         """Push every live record, and delete from the registry what the hub no longer has
         (events of deletions made while no subscription followed them are gone)."""
         live = set()
@@ -258,7 +259,7 @@ class ProjectPush:
         code: str,
         version: int,
         record: Mapping[str, Any],
-        counts: RunCounts,
+        counts: RunProgress,
         notes: list[str],
     ) -> None:
         counts.read += 1
@@ -270,7 +271,7 @@ class ProjectPush:
             return
         counts.published += 1
 
-    def _delete(self, code: str, counts: RunCounts, notes: list[str]) -> None:
+    def _delete(self, code: str, counts: RunProgress, notes: list[str]) -> None:
         counts.read += 1
         try:
             self.api.delete_project(code)
@@ -284,7 +285,7 @@ class ProjectPush:
         code: str,
         record: Mapping[str, Any],
         error: Exception,
-        counts: RunCounts,
+        counts: RunProgress,
         notes: list[str],
     ) -> None:
         # a project the registry cannot take must not hold back every later one

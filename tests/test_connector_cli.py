@@ -136,3 +136,19 @@ def test_simulating_permitting_needs_its_client_secret(monkeypatch):
 
     assert result.exit_code == 1
     assert "HUB_PERMITTING_CLIENT_SECRET" in result.output
+
+
+def test_a_run_shows_its_progress_when_asked(config_dir, land_key):
+    result = connector(
+        "run",
+        "land",
+        "--once",
+        "--progress",
+        "--config-dir",
+        str(config_dir),
+        HUB_LAND_KEY=land_key,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "land: 100%" in result.output
+    assert "12/12" in result.output

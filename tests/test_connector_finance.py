@@ -104,6 +104,7 @@ def test_a_gbk_csv_export_is_published_in_units_of_10000_cny(
     assert data["fiscal_year"] == line["年度"]
     assert (drop / "processed" / name).exists()
     assert not (drop / name).exists()
+    assert result.counts.cursor == name
 
 
 def test_an_xlsx_export_of_changes_updates_and_tombstones(finance, ledger, client, headers):

@@ -71,6 +71,11 @@ def land(
     return build
 
 
+def connector_state(tmp_path: Path) -> Path:
+    """Where the land connector built by the ``land`` fixture saves its state."""
+    return tmp_path / "state" / "land.state.json"
+
+
 def native(land_system: ServedApp) -> dict[str, dict[str, Any]]:
     """Every parcel the land system holds, by id."""
     body = requests.get(f"{land_system.url}/api/v1/parcels?page_size=1000", timeout=5).json()
@@ -273,7 +278,9 @@ def test_a_hub_down_past_the_retries_fails_the_run_and_loses_nothing(
     assert set(hub_parcels(client, headers)) == active(native(land_system))
 
 
-def test_each_run_is_reported_to_the_hub(land, land_system, client, headers, make_department):
+def test_each_run_is_reported_to_the_hub(
+    land, land_system, client, headers, make_department, tmp_path
+):
     make_department("admin")
     result = run(land())
 
@@ -283,6 +290,8 @@ def test_each_run_is_reported_to_the_hub(land, land_system, client, headers, mak
     assert latest["run_id"] == result.run_id
     assert latest["status"] == "succeeded"
     assert (latest["read"], latest["published"]) == (30, result.counts.published)
+    saved = json.loads(Path(connector_state(tmp_path)).read_text())
+    assert latest["cursor"] == saved["mark"]
 
 
 def test_a_group_of_one_second_paged_by_number_loses_no_row_edited_meanwhile(

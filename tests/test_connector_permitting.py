@@ -208,6 +208,7 @@ def test_hub_projects_are_pushed_to_the_registry_and_changes_follow(
     _, outbound = connector.run_once()
 
     assert outbound.counts.published == 1
+    assert outbound.counts.cursor.startswith("acknowledged event ")
     assert native.project(PROJECT_CODE)["projectName"] == "Line 3, Phase I"
     assert native.project(PROJECT_CODE)["sourceVersion"] == 2
     puts = native.project_puts()

@@ -694,4 +694,3 @@ def test_events_number_command_numbers_pending_changes(app, client, project, hea
     assert (result.exit_code, result.stderr.strip()) == (0, "Numbered 1 events.")
     with app.app_context(), db.unit_of_work(write=False) as session:
         assert events_service.head_sequence(session) == 1
-
