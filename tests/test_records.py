@@ -1048,6 +1048,98 @@ def test_a_batch_item_needs_data_or_deleted_but_not_both(client, project, header
     assert_problem(response, 422, f"records.0.{field}")
 
 
+def test_a_key_repeated_in_a_batch_is_written_in_request_order(client, project, headers):
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": "L-1", "data": parcel_data(area_mu=10)},
+            {"key": "L-2", "data": parcel_data()},
+            {"key": "L-1", "data": parcel_data(area_mu=11)},
+            {"key": "L-1", "data": parcel_data(area_mu=11)},
+        ],
+    )
+
+    assert [(r["key"], r["outcome"], r["version"]) for r in response.json["results"]] == [
+        ("L-1", "created", 1),
+        ("L-2", "created", 1),
+        ("L-1", "updated", 2),
+        ("L-1", "unchanged", 2),
+    ]
+    l1 = client.get(record_url("land_parcel", "L-1"), headers=headers("land")).json
+    assert l1["data"]["area_mu"] == 11
+    feed = client.get(f"{API}/events?types=land_parcel", headers=headers("land")).json
+    assert [(e["subject"], e["data"]["version"]) for e in feed["events"]] == [
+        ("land_parcel/L-1", 1),
+        ("land_parcel/L-2", 1),
+        ("land_parcel/L-1", 2),
+    ]
+
+
+def test_a_batch_writes_history_as_single_writes_do(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    publish("land_parcel", "L-2", parcel_data())
+    client.delete(record_url("land_parcel", "L-2"), headers=headers("land"))
+
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": "L-1", "data": parcel_data(area_mu=70, land_use="mixed")},
+            {"key": "L-2", "data": parcel_data()},
+        ],
+    )
+
+    assert [(r["outcome"], r["version"]) for r in response.json["results"]] == [
+        ("updated", 2),
+        ("created", 3),
+    ]
+    [updated, _] = history_of(client, headers, "land_parcel", "L-1")["items"]
+    assert (updated["operation"], updated["changed_fields"]) == ("updated", ["area_mu", "land_use"])
+    revived = history_of(client, headers, "land_parcel", "L-2")["items"][0]
+    assert (revived["operation"], revived["deleted"]) == ("created", False)
+    l2 = client.get(record_url("land_parcel", "L-2"), headers=headers("land")).json
+    assert (l2["deleted"], l2["version"]) == (False, 3)
+
+
+def test_concurrent_batches_over_the_same_keys_neither_deadlock_nor_lose_a_version(
+    app, project, headers
+):
+    writers, keys = 4, [f"L-{n}" for n in range(40)]
+    land = headers("land")
+    barrier = threading.Barrier(writers)
+    responses: list[Any] = [None] * writers
+
+    def write(n: int) -> None:
+        client = app.test_client()
+        # each writer sends the keys in its own order: only locking in key order avoids
+        # a deadlock between them
+        ordered = keys[n * 10 :] + keys[: n * 10]
+        records = [{"key": key, "data": parcel_data(area_mu=n + 1)} for key in ordered]
+        barrier.wait()
+        responses[n] = client.post(
+            f"{API}/records/land_parcel/batch", json={"records": records}, headers=land
+        )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [response.status_code for response in responses] == [200] * writers, [
+        r.json for r in responses
+    ]
+    client = app.test_client()
+    for key in keys:
+        record = client.get(record_url("land_parcel", key), headers=land).json
+        assert record["version"] == writers
+        versions = [
+            item["version"] for item in history_of(client, headers, "land_parcel", key)["items"]
+        ]
+        assert versions == list(range(writers, 0, -1))
+
+
 @pytest.fixture
 def small_batches(settings: dict[str, Any]) -> int:
     """Limit batches to 3 records; request it before ``app`` so the app is built with it."""

@@ -199,31 +199,27 @@ def record_history(type_name: str, key: str, **query: Any) -> dict[str, Any]:
 def batch_publish(body: dict[str, Any], type_name: str) -> dict[str, Any]:
     """Publish many records of one type; each item succeeds or fails on its own."""
     record_type = service.record_type_named(type_name)
-    identity, session = current_identity(), db.session
-    results: list[dict[str, Any]] = []
-    for item in body["records"]:
-        result: dict[str, Any] = {"key": item["key"]}
-        conditions = service.Preconditions(if_match=item.get("if_match"))
-        try:
-            if item["deleted"]:
-                outcome = service.tombstone(session, identity, record_type, item["key"], conditions)
-            else:
-                outcome = service.publish(
-                    session, identity, record_type, item["key"], item["data"], conditions
-                )
-        except HubError as error:
-            result.update(status=error.status, detail=error.detail)
-            if error.errors:
-                result["errors"] = error.errors
-        else:
-            deleted = item["deleted"] and outcome.status == "updated"
-            result.update(
-                status=STATUS_CODES[outcome.status],
-                outcome="deleted" if deleted else outcome.status,
-                version=outcome.record.version,
-            )
-        results.append(result)
-    return {"results": results}
+    items = [
+        service.BatchItem(item["key"], item.get("data"), item["deleted"], item.get("if_match"))
+        for item in body["records"]
+    ]
+    outcomes = service.publish_many(db.session, current_identity(), record_type, items)
+    return {"results": [_batch_result(i, o) for i, o in zip(items, outcomes, strict=True)]}
+
+
+def _batch_result(item: service.BatchItem, outcome: service.Outcome | HubError) -> dict[str, Any]:
+    if isinstance(outcome, HubError):
+        result = {"key": item.key, "status": outcome.status, "detail": outcome.detail}
+        if outcome.errors:
+            result["errors"] = outcome.errors
+        return result
+    deleted = item.deleted and outcome.status == "updated"
+    return {
+        "key": item.key,
+        "status": STATUS_CODES[outcome.status],
+        "outcome": "deleted" if deleted else outcome.status,
+        "version": outcome.record.version,
+    }
 
 
 @blp.route("/projects/<string:project_code>/dossier", methods=["GET"])

@@ -9,7 +9,7 @@ Content equal to the current version is a no-op: no version, no event.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from hub.db import utcnow
 from hub.errors import (
     Conflict,
     Forbidden,
+    HubError,
     NotFound,
     PreconditionFailed,
     Unprocessable,
@@ -236,6 +237,139 @@ def publish(
         raise _no_such_project(record.project_code)
     mark_changed(session)
     return Outcome(record, operation)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One record of a batch: data to publish, or a tombstone, under an optional If-Match."""
+
+    key: str
+    data: Any = None
+    deleted: bool = False
+    if_match: str | None = None
+
+
+def publish_many(
+    session: Session, identity: Identity, record_type: RecordType, items: Sequence[BatchItem]
+) -> list[Outcome | HubError]:
+    """Each item as :func:`publish` or :func:`tombstone` would do it, in request order; a
+    refusal is the item's result and does not stop the others.
+
+    Plain publishes (no condition, a key that appears once) are written set-wise: one lock
+    of all their rows, one insert of the new ones, one update of the changed ones and one
+    insert of the versions, instead of a statement or two per record. The rest go one by one
+    in their place; versions are written in request order either way.
+    """
+    results: list[Outcome | HubError | None] = [None] * len(items)
+    repeated = _repeated_keys(items)
+    plain: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def write_plain() -> None:
+        for index, result in _publish_set(session, identity, record_type, plain).items():
+            results[index] = result
+        plain.clear()
+
+    for index, item in enumerate(items):
+        if item.deleted or item.if_match is not None or item.key in repeated:
+            # written in its place, so the change log keeps the request's order
+            write_plain()
+            results[index] = _one(session, identity, record_type, item)
+            continue
+        try:
+            _require_publisher(identity, record_type)
+            plain[item.key] = (index, _canonical(record_type, item.key, item.data))
+        except HubError as error:
+            results[index] = error
+    write_plain()
+    return [result for result in results if result is not None]
+
+
+def _repeated_keys(items: Sequence[BatchItem]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for item in items:
+        (repeated if item.key in seen else seen).add(item.key)
+    return repeated
+
+
+def _one(
+    session: Session, identity: Identity, record_type: RecordType, item: BatchItem
+) -> Outcome | HubError:
+    conditions = Preconditions(if_match=item.if_match)
+    try:
+        if item.deleted:
+            return tombstone(session, identity, record_type, item.key, conditions)
+        return publish(session, identity, record_type, item.key, item.data, conditions)
+    except HubError as error:
+        return error
+
+
+def _publish_set(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    plain: Mapping[str, tuple[int, dict[str, Any]]],
+) -> dict[int, Outcome | HubError]:
+    """Publish validated records of distinct keys, with a few statements for all of them."""
+    if not plain:
+        return {}
+    connection = session.connection()
+    current = writes.lock_many(connection, record_type.name, sorted(plain))
+    codes = {key: _project_code_of(record_type, key, data) for key, (_, data) in plain.items()}
+    live = (
+        writes.live_projects(connection, set(codes.values())) if record_type.links_project else None
+    )
+    now = utcnow()
+    results: dict[int, Outcome | HubError] = {}
+    created: list[tuple[int, RecordState]] = []
+    changed: list[tuple[int, RecordState, Status, list[str]]] = []
+    for key, (index, data) in plain.items():
+        record = current.get(key)
+        if record is not None and not record.deleted and record.data == data:
+            results[index] = Outcome(record, "unchanged")
+        elif live is not None and codes[key] not in live:
+            results[index] = _no_such_project(codes[key])
+        elif record is None:
+            created.append((index, _first_version(identity, record_type, key, data)))
+        else:
+            revived = record.deleted
+            operation: Status = "created" if revived else "updated"
+            fields = _changed_fields({} if revived else record.data, data)
+            new = replace(
+                record,
+                data=data,
+                project_code=codes[key],
+                version=record.version + 1,
+                deleted=False,
+                published_by=identity.department_id,
+                updated_at=now,
+            )
+            changed.append((index, new, operation, fields))
+    # new keys in key order too: concurrent batches creating the same keys wait for each
+    # other on the unique index, and only one order for all of them rules out a deadlock
+    ids = writes.insert_many(connection, sorted((r for _, r in created), key=lambda r: r.key))
+    versions: list[tuple[int, RecordState, writes.Change]] = []
+    raced = []
+    for index, record in created:
+        if record.key not in ids:
+            raced.append((index, record))
+            continue
+        record = replace(record, id=ids[record.key])
+        change = writes.Change("created", sorted(record.data), identity.key_id)
+        versions.append((index, record, change))
+        results[index] = Outcome(record, "created")
+    writes.update_many(connection, [record for _, record, _, _ in changed])
+    for index, record, operation, fields in changed:
+        versions.append((index, record, writes.Change(operation, fields, identity.key_id)))
+        results[index] = Outcome(record, operation)
+    versions.sort(key=lambda version: version[0])
+    writes.insert_versions(connection, [(record, change) for _, record, change in versions])
+    if versions:
+        mark_changed(session)
+    for index, record in sorted(raced, key=lambda raced_item: raced_item[1].key):
+        # a concurrent writer created it first: publish over it the usual way
+        results[index] = _one(session, identity, record_type, BatchItem(record.key, record.data))
+    return results
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, literal, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -288,3 +288,110 @@ def write(
             },
         )
     return record_id
+
+
+# Set-based writes for a batch: a few statements for the whole batch instead of one or two
+# per record. Rows are locked in key order, so two batches touching the same keys queue
+# instead of deadlocking.
+_LOCK_MANY = (
+    select(RECORDS)
+    .where(
+        RECORDS.c.type == bindparam("type"),
+        RECORDS.c.key.in_(bindparam("keys", expanding=True)),
+    )
+    .order_by(RECORDS.c.key)
+    .with_for_update()
+)
+_LIVE_PROJECTS = select(RECORDS.c.key).where(
+    RECORDS.c.type == "project",
+    RECORDS.c.key.in_(bindparam("codes", expanding=True)),
+    RECORDS.c.deleted.is_(False),
+)
+_INSERTED_COLUMNS = [name for name in _ROW if name != "id"]
+_UPDATE_BY_ID = (
+    update(RECORDS)
+    .where(RECORDS.c.id == bindparam("record_id"))
+    .values({name: _ROW[name] for name in _UPDATED_COLUMNS})
+)
+
+
+# PostgreSQL: a batch first takes a transaction-scoped advisory lock per key, all in one
+# order. Row locks alone cannot order a batch's creations: two batches creating the same new
+# keys each wait on the other's uncommitted rows as they go, and a third makes a cycle.
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(lock_id)) FROM ("
+    " SELECT DISTINCT hashtextextended(:type || '/' || key, 0) AS lock_id"
+    " FROM unnest(CAST(:keys AS text[])) AS key ORDER BY lock_id"
+    ") AS ids"
+)
+
+
+def lock_many(connection: Connection, record_type: str, keys: list[str]) -> dict[str, RecordState]:
+    """The current rows of ``keys``, by key, locked until the transaction ends (with the keys
+    themselves, on PostgreSQL, so creating them is serialised as well)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_KEYS, {"type": record_type, "keys": keys})
+    rows = connection.execute(_LOCK_MANY, {"type": record_type, "keys": keys})
+    return {row.key: RecordState(**row._mapping) for row in rows}
+
+
+def live_projects(connection: Connection, codes: set[str]) -> set[str]:
+    """Those of ``codes`` that name a project that exists and is not tombstoned."""
+    return set(connection.execute(_LIVE_PROJECTS, {"codes": sorted(codes)}).scalars())
+
+
+def insert_many(connection: Connection, records: list[RecordState]) -> dict[str, int]:
+    """Insert new record rows; their ids by key. A key a concurrent writer created first is
+    left out (its row is not overwritten)."""
+    if not records:
+        return {}
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(RECORDS)
+        .on_conflict_do_nothing(index_elements=["type", "key"])
+        .returning(RECORDS.c.key, RECORDS.c.id)
+    )
+    rows = connection.execute(
+        statement, [{name: getattr(r, name) for name in _INSERTED_COLUMNS} for r in records]
+    )
+    return {row.key: row.id for row in rows}
+
+
+def update_many(connection: Connection, records: list[RecordState]) -> None:
+    """Write the new state of existing, locked record rows."""
+    if records:
+        connection.execute(
+            _UPDATE_BY_ID,
+            [
+                {
+                    "record_id": r.id,
+                    **{f"new_{name}": getattr(r, name) for name in _UPDATED_COLUMNS},
+                }
+                for r in records
+            ],
+        )
+
+
+def insert_versions(connection: Connection, versions: list[tuple[RecordState, Change]]) -> None:
+    """Insert the version rows of written records, each with its change."""
+    if versions:
+        connection.execute(
+            _INSERT_VERSION,
+            [
+                {
+                    "record_id": record.id,
+                    "record_type": record.type,
+                    "record_key": record.key,
+                    "project_code": record.project_code,
+                    "version": record.version,
+                    "data": record.data,
+                    "deleted": record.deleted,
+                    "published_by": record.published_by,
+                    "created_at": record.updated_at,
+                    "operation": change.operation,
+                    "changed_fields": change.changed_fields,
+                    "key_id": change.key_id,
+                }
+                for record, change in versions
+            ],
+        )
