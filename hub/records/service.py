@@ -345,8 +345,7 @@ def _publish_set(
                 updated_at=now,
             )
             changed.append((index, new, operation, fields))
-    # new keys in key order too: concurrent batches creating the same keys wait for each
-    # other on the unique index, and only one order for all of them rules out a deadlock
+    # in key order, as the rows were locked
     ids = writes.insert_many(connection, sorted((r for _, r in created), key=lambda r: r.key))
     versions: list[tuple[int, RecordState, writes.Change]] = []
     raced = []
