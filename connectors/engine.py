@@ -3,8 +3,9 @@
 A source yields chunks of native rows, each with the state to save once the hub has confirmed
 every row of it. The engine saves that state only after the hub answered (every couple of
 seconds, and at the end of the run), so a crash at any point loses nothing, and a re-run
-repeats nothing that counts: the hub makes no new version for content it already has. Rows the mapping or the hub refuses are quarantined with the
-reason and do not stop the others. Each run is reported to the hub.
+repeats nothing that counts: the hub makes no new version for content it already has. Rows
+the mapping or the hub refuses are quarantined with the reason and do not stop the others.
+Each run is reported to the hub.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Chunk:
     """Native rows, and what to save (and then do) once the hub confirmed all of them."""
 
     rows: Sequence[Mapping[str, Any]]
+    # the source must not change it afterwards: it may be saved after later chunks were read
     checkpoint: dict[str, Any] | None = None
     after_save: Callable[[], object] | None = None
     # rows the source itself cannot place (say, an unreadable update time), with the reason
@@ -132,9 +134,17 @@ class SyncEngine:
                 bar.total = source.total
                 bar.update(len(chunk.rows))
                 confirmed.add(chunk)
-        finally:
-            # what the hub confirmed is kept, also when a later chunk failed
+        except BaseException:
+            # what the hub confirmed is kept, also when a later chunk failed; a failure to
+            # keep it must not hide the failure that ended the run
+            try:
+                confirmed.save()
+            except Exception:
+                log.exception("%s: could not save the confirmed state", self.name)
+            raise
+        else:
             confirmed.save()
+        finally:
             bar.close()
         return source.notes
 
@@ -252,10 +262,12 @@ def reported_run(
         "status": status,
         "started_at": started,
         "finished_at": result.finished_at,
-        **{k: v for k, v in asdict(counts).items() if v is not None},
+        **{k: v for k, v in asdict(counts).items() if k != "cursor"},
     }
     if error:
         report["error"] = error[:2000]
+    if counts.cursor:
+        report["cursor"] = counts.cursor[:500]
     if notes:
         # the hub keeps details small (16 KiB): the first notes, each cut short, tell the story
         report["details"] = {"notes": [note[:300] for note in notes[:30]]}

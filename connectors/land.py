@@ -66,6 +66,8 @@ class LandSource:
             if self.total is None:
                 self.total = body["total"]
             placed, refused = self._placed(rows, since)
+            # a new dict per page: the last checkpoint handed out must stay as it was
+            seen = dict(seen)
             fresh = [row for row, updated in placed if _is_new(row, updated, seen, self.key_field)]
             if placed:
                 mark = max(mark or placed[-1][1], placed[-1][1])

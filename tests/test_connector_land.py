@@ -278,6 +278,23 @@ def test_a_hub_down_past_the_retries_fails_the_run_and_loses_nothing(
     assert set(hub_parcels(client, headers)) == active(native(land_system))
 
 
+def test_a_hub_failing_after_a_confirmed_page_loses_no_row_of_the_next(
+    live_hub, land, land_system, client, headers
+):
+    """The first page is confirmed but not saved yet when the second fails: what is saved
+    must not count the second page's rows as sent."""
+    connector = land()
+    live_hub.outage.fail_next(1000, "/batch", after=1)
+
+    failed = run(connector)
+
+    assert failed.status == "failed"
+    live_hub.outage.fail_next(0)
+    completed = run(connector)
+    assert completed.ok, completed.error
+    assert set(hub_parcels(client, headers)) == active(native(land_system))
+
+
 def test_each_run_is_reported_to_the_hub(
     land, land_system, client, headers, make_department, tmp_path
 ):

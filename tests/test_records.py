@@ -1140,6 +1140,63 @@ def test_concurrent_batches_over_the_same_keys_neither_deadlock_nor_lose_a_versi
         assert versions == list(range(writers, 0, -1))
 
 
+@pytest.mark.parametrize("key", ["L\u0000x", "L\ud800x", "", "L/1"])
+def test_a_batch_item_with_an_impossible_key_is_refused_alone(client, project, headers, key):
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": key, "deleted": True},
+            {"key": key, "data": parcel_data()},
+            {"key": "L-1", "data": parcel_data()},
+        ],
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [r["status"] for r in response.json["results"]] == [422, 422, 201]
+
+
+def test_batches_mixing_conditions_over_the_same_keys_do_not_deadlock(app, project, headers):
+    land = headers("land")
+    client = app.test_client()
+    for key in ("A", "C"):
+        client.put(record_url("land_parcel", key), json=parcel_data(), headers=land)
+
+    def batch_of(first: str, second: str, area: int) -> list[dict[str, Any]]:
+        return [
+            {"key": first, "data": parcel_data(area_mu=area)},
+            {"key": second, "data": parcel_data(area_mu=area), "if_match": "*"},
+        ]
+
+    for round_number in range(5):
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def send(
+            records: list[dict[str, Any]], barrier: threading.Barrier, statuses: list[int]
+        ) -> None:
+            own = app.test_client()
+            barrier.wait()
+            response = own.post(
+                f"{API}/records/land_parcel/batch", json={"records": records}, headers=land
+            )
+            statuses.append(response.status_code)
+
+        threads = [
+            threading.Thread(
+                target=send, args=(batch_of("A", "C", 10 + round_number), barrier, statuses)
+            ),
+            threading.Thread(
+                target=send, args=(batch_of("C", "A", 20 + round_number), barrier, statuses)
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200, 200]
+
+
 @pytest.fixture
 def small_batches(settings: dict[str, Any]) -> int:
     """Limit batches to 3 records; request it before ``app`` so the app is built with it."""

@@ -258,9 +258,14 @@ def publish_many(
     Plain publishes (no condition, a key that appears once) are written set-wise: one lock
     of all their rows, one insert of the new ones, one update of the changed ones and one
     insert of the versions, instead of a statement or two per record. The rest go one by one
-    in their place; versions are written in request order either way.
+    in their place, so versions (and events) follow the request's order; only a key created
+    by a single write racing the batch is written after the rest of its group.
     """
     results: list[Outcome | HubError | None] = [None] * len(items)
+    # All the batch's keys at once, in one order, before any row lock: then a batch never
+    # waits for another batch while holding a row lock the other needs.
+    valid_keys = [item.key for item in items if KEY_PATTERN.match(item.key)]
+    writes.lock_keys(session.connection(), record_type.name, valid_keys)
     repeated = _repeated_keys(items)
     plain: dict[str, tuple[int, dict[str, Any]]] = {}
 
@@ -418,6 +423,7 @@ def tombstone(
 ) -> Outcome:
     """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
     _require_publisher(identity, record_type)
+    check_key(key)
     connection = session.connection()
     record = writes.lock(connection, record_type.name, key)
     if record is None:

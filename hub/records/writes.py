@@ -317,7 +317,9 @@ _UPDATE_BY_ID = (
 
 # PostgreSQL: a batch first takes a transaction-scoped advisory lock per key, all in one
 # order. Row locks alone cannot order a batch's creations: two batches creating the same new
-# keys each wait on the other's uncommitted rows as they go, and a third makes a cycle.
+# keys each wait on the other's uncommitted rows as they go, and a third makes a cycle. The
+# locks are taken as the aggregate reads the sorted ids; pg_advisory_xact_lock is volatile and
+# parallel-restricted, so it is neither pushed below the sort nor run in a parallel worker.
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(lock_id)) FROM ("
     " SELECT DISTINCT hashtextextended(:type || '/' || key, 0) AS lock_id"
@@ -326,11 +328,15 @@ _LOCK_KEYS = text(
 )
 
 
-def lock_many(connection: Connection, record_type: str, keys: list[str]) -> dict[str, RecordState]:
-    """The current rows of ``keys``, by key, locked until the transaction ends (with the keys
-    themselves, on PostgreSQL, so creating them is serialised as well)."""
+def lock_keys(connection: Connection, record_type: str, keys: list[str]) -> None:
+    """PostgreSQL: serialise writers of ``keys`` (of any batch) until the transaction ends;
+    elsewhere a no-op (SQLite runs one writer at a time)."""
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCK_KEYS, {"type": record_type, "keys": keys})
+
+
+def lock_many(connection: Connection, record_type: str, keys: list[str]) -> dict[str, RecordState]:
+    """The current rows of ``keys``, by key, locked until the transaction ends."""
     rows = connection.execute(_LOCK_MANY, {"type": record_type, "keys": keys})
     return {row.key: RecordState(**row._mapping) for row in rows}
 
