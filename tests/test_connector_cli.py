@@ -1,7 +1,11 @@
-"""``hub-connector run``: settings checked at start, one run, its exit status."""
+"""``hub-connector run`` and ``simulate``: settings checked at start, one run, its exit status."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from connectors.cli import main
-from connectors.simulators import ServedApp
+from connectors.simulators import DEMO_PROJECTS, ServedApp
 from connectors.simulators import land as land_sim
 from tests.factories import PROJECT_CODE, project_data
 from tests.live import CONFIG_DIR
@@ -152,3 +156,26 @@ def test_a_run_shows_its_progress_when_asked(config_dir, land_key):
     assert result.exit_code == 0, result.output
     assert "land: 100%" in result.output
     assert "12/12" in result.output
+
+
+def test_simulate_serves_a_seeded_system_until_stopped():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "hub-connector"), "simulate", "land"]
+    process = subprocess.Popen([*command, "--port", str(port), "--rows", "7", "--seed", "3"])
+    try:
+        deadline, body = time.monotonic() + 30, None
+        while body is None and time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{port}/api/v1/parcels"
+                body = requests.get(url, timeout=1).json()
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert body is not None, "the simulator did not start"
+        expected = land_sim.generate_parcels(3, 7, list(DEMO_PROJECTS))
+        served = {row["地块编号"]: row for row in body["data"]["records"]}
+        assert served == {row["地块编号"]: row for row in expected}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
