@@ -270,24 +270,26 @@ def write(
     params = _params(record, replace(change, audit=None), created=created)
     record_id = connection.execute(_SQLITE_WRITE[kind, require_live_project], params).scalar()
     if record_id is not None:
-        connection.execute(
-            _INSERT_VERSION,
-            {
-                "record_id": record_id,
-                "record_type": record.type,
-                "record_key": record.key,
-                "project_code": record.project_code,
-                "version": record.version,
-                "data": record.data,
-                "deleted": record.deleted,
-                "published_by": record.published_by,
-                "created_at": record.updated_at,
-                "operation": change.operation,
-                "changed_fields": change.changed_fields,
-                "key_id": change.key_id,
-            },
-        )
+        connection.execute(_INSERT_VERSION, _version_row(replace(record, id=record_id), change))
     return record_id
+
+
+def _version_row(record: RecordState, change: Change) -> dict[str, Any]:
+    """The ``record_versions`` row of a written record's new version."""
+    return {
+        "record_id": record.id,
+        "record_type": record.type,
+        "record_key": record.key,
+        "project_code": record.project_code,
+        "version": record.version,
+        "data": record.data,
+        "deleted": record.deleted,
+        "published_by": record.published_by,
+        "created_at": record.updated_at,
+        "operation": change.operation,
+        "changed_fields": change.changed_fields,
+        "key_id": change.key_id,
+    }
 
 
 # Set-based writes for a batch: a few statements for the whole batch instead of one or two
@@ -382,22 +384,5 @@ def insert_versions(connection: Connection, versions: list[tuple[RecordState, Ch
     """Insert the version rows of written records, each with its change."""
     if versions:
         connection.execute(
-            _INSERT_VERSION,
-            [
-                {
-                    "record_id": record.id,
-                    "record_type": record.type,
-                    "record_key": record.key,
-                    "project_code": record.project_code,
-                    "version": record.version,
-                    "data": record.data,
-                    "deleted": record.deleted,
-                    "published_by": record.published_by,
-                    "created_at": record.updated_at,
-                    "operation": change.operation,
-                    "changed_fields": change.changed_fields,
-                    "key_id": change.key_id,
-                }
-                for record, change in versions
-            ],
+            _INSERT_VERSION, [_version_row(record, change) for record, change in versions]
         )
