@@ -150,6 +150,10 @@ def demo(keys_file: Path, interval: float) -> None:
     for thread in threads:
         thread.start()
     click.echo(f"demo: simulators on {', '.join(s.url for s in served)}; connectors running")
+    click.echo(
+        "demo: the permitting simulator's client is hub-connector, secret "
+        f"{os.environ['HUB_PERMITTING_CLIENT_SECRET']} (POST /oauth/token)"
+    )
     stop.wait()
     for thread in threads:
         thread.join(timeout=30)
