@@ -133,7 +133,12 @@ def demo(keys_file: Path, interval: float) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     keys = dict(line.split() for line in keys_file.read_text().splitlines() if line.strip())
     for variable, department in DEMO_KEYS.items():
-        os.environ.setdefault(variable, keys[department])
+        if department not in keys and variable not in os.environ:
+            raise click.ClickException(
+                f"{keys_file} has no key for {department}: "
+                f"run `hub init --demo` on an empty database, or set {variable}"
+            )
+        os.environ.setdefault(variable, keys.get(department, ""))
     os.environ.setdefault("HUB_PERMITTING_CLIENT_SECRET", secrets.token_urlsafe(24))
     folder = Path("instance/finance-drop")
     apps = {name: _simulator(name, 1, 30, list(DEMO_PROJECTS), folder) for name in SIMULATORS}
@@ -157,6 +162,8 @@ def demo(keys_file: Path, interval: float) -> None:
     stop.wait()
     for thread in threads:
         thread.join(timeout=30)
+    for connector in connectors:
+        connector.close()
     for server in served:
         server.shutdown()
 

@@ -179,3 +179,16 @@ def test_simulate_serves_a_seeded_system_until_stopped():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_demo_names_a_missing_demo_key(tmp_path, monkeypatch):
+    keys = tmp_path / "demo-keys.txt"
+    keys.write_text("admin      hubk_x\nland       hubk_y\n")
+    for variable in ("HUB_LAND_KEY", "HUB_FINANCE_KEY", "HUB_APPROVAL_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+
+    result = connector("demo", "--keys", str(keys))
+
+    assert result.exit_code == 1
+    assert "no key for finance" in result.output
+    assert "HUB_FINANCE_KEY" in result.output
