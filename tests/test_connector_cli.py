@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -181,14 +182,16 @@ def test_simulate_serves_a_seeded_system_until_stopped():
         process.wait(timeout=10)
 
 
-def test_the_demo_names_a_missing_demo_key(tmp_path, monkeypatch):
+def test_the_demo_names_a_missing_demo_key(tmp_path):
     keys = tmp_path / "demo-keys.txt"
     keys.write_text("admin      hubk_x\nland       hubk_y\n")
-    for variable in ("HUB_LAND_KEY", "HUB_FINANCE_KEY", "HUB_APPROVAL_KEY"):
-        monkeypatch.delenv(variable, raising=False)
+    # unset for the demo and restored after it, with what the demo set on its way
+    unset = dict.fromkeys(("HUB_LAND_KEY", "HUB_FINANCE_KEY", "HUB_APPROVAL_KEY"))
 
-    result = connector("demo", "--keys", str(keys))
+    result = CliRunner().invoke(main, ["demo", "--keys", str(keys)], env=unset)
 
     assert result.exit_code == 1
     assert "no key for finance" in result.output
     assert "HUB_FINANCE_KEY" in result.output
+
+    assert "HUB_LAND_KEY" not in os.environ
