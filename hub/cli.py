@@ -315,10 +315,12 @@ def expire_key_command(key_id: str, at: str | None, now: bool, never: bool) -> N
 
 def _register_groups() -> None:
     from hub.audit.cli import audit_group
+    from hub.connectors.cli import connectors_group
     from hub.events.cli import events_group
 
     cli.add_command(audit_group)
     cli.add_command(events_group)
+    cli.add_command(connectors_group)
 
 
 _register_groups()

@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_RETENTION_DAYS": 90,
     # days webhook delivery attempts stay in the attempt log (`hub events compact` drops older)
     "DELIVERY_LOG_RETENTION_DAYS": 30,
+    "CONNECTOR_RUN_RETENTION_DAYS": 30,
     # run the webhook dispatcher inside `hub serve` (`hub worker` runs it on its own)
     "DISPATCHER_IN_SERVE": True,
     # webhook deliveries in flight at once, per dispatcher process
@@ -188,6 +189,7 @@ def _validate(settings: dict[str, Any]) -> None:
         "EVENTS_POLL_INTERVAL",
         "EVENTS_RETENTION_DAYS",
         "DELIVERY_LOG_RETENTION_DAYS",
+        "CONNECTOR_RUN_RETENTION_DAYS",
         "DISPATCHER_CONCURRENCY",
         "DISPATCHER_TURN_SECONDS",
         "WEBHOOK_TIMEOUT",

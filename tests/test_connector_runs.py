@@ -10,14 +10,17 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
+from hub.connectors.models import ConnectorRun
 from hub.db import utcnow
+from hub.extensions import db
 
 API = "/api/v1"
 ADMIN = f"{API}/admin"
@@ -581,3 +584,33 @@ def test_the_openapi_document_describes_the_connector_endpoints(client: FlaskCli
     assert "get" in paths["/api/v1/connectors/{name}/runs"]
     assert "get" in paths["/api/v1/admin/connectors"]
     assert "get" in paths["/api/v1/admin/connectors/{name}/runs"]
+
+
+# --- pruning old runs ------------------------------------------------------------------------
+
+
+def test_prune_removes_old_runs_but_keeps_each_connectors_latest(
+    app: Flask, connectors: Any, hub: Any
+) -> None:
+    old = [new_run_id() for _ in range(3)]
+    for run_id in old:
+        connectors.reported("land-sync", succeeded(run_id))
+    connectors.reported("finance-sync", succeeded(new_run_id()), department="finance")
+    fresh = new_run_id()
+    connectors.reported("land-sync", succeeded(fresh))
+    with app.app_context(), db.unit_of_work() as session:
+        # everything but the last land run was reported long ago
+        session.execute(
+            update(ConnectorRun)
+            .where(ConnectorRun.run_id != fresh)
+            .values(reported_at=utcnow() - timedelta(days=40))
+        )
+
+    result = hub("connectors", "prune", "--older-than", "30")
+
+    assert result.exit_code == 0, result.stderr
+    assert "Removed 3 connector runs." in result.stderr
+    land = connectors.runs_page("land-sync")["items"]
+    assert [run["run_id"] for run in land] == [fresh]
+    # a connector that stopped reporting keeps its last run, so administrators see it stopped
+    assert len(connectors.runs_page("finance-sync")["items"]) == 1

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, func, or_, select
+from sqlalchemy import Insert, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from hub.auth.identity import Identity
 from hub.connectors.models import Connector, ConnectorRun
-from hub.db import utcnow
+from hub.db import rowcount, utcnow
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.pagination import newest_first
 
@@ -182,3 +182,16 @@ def latest_runs(session: Session, per_connector: int) -> list[ConnectorRuns]:
         for run in session.scalars(query):
             by_connector[run.connector].append(run)
     return [ConnectorRuns(connector, by_connector[connector.name]) for connector, _ in bounds]
+
+
+def prune_runs(session: Session, reported_before: datetime) -> int:
+    """Delete runs reported before ``reported_before``, except each connector's latest, so
+    administrators still see when every connector last ran; how many went."""
+    latest = select(func.max(ConnectorRun.id)).group_by(ConnectorRun.connector)
+    removed = session.execute(
+        delete(ConnectorRun).where(
+            ConnectorRun.reported_at < reported_before, ConnectorRun.id.not_in(latest)
+        )
+    )
+    session.flush()
+    return rowcount(removed)
