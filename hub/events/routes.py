@@ -29,14 +29,7 @@ def feed(after: int, limit: int, wait: float, **filters: Any) -> dict[str, Any]:
     project_code = filters.get("project_code")
     view = reader()
     page = follow.long_poll(
-        lambda: service.read_feed(
-            db.session,
-            after,
-            limit,
-            types,
-            project_code,
-            shared_with=view,
-        ),
+        lambda: service.read_feed(db.session, after, limit, types, project_code, shared_with=view),
         lambda page: bool(page.events),
         wait,
     )

@@ -196,13 +196,7 @@ def read_feed(
     bounds = log_bounds(session)
     check_retained(bounds, after)
     return read_range(
-        session,
-        after,
-        bounds.head,
-        limit,
-        types,
-        project_code,
-        shared_with=shared_with,
+        session, after, bounds.head, limit, types, project_code, shared_with=shared_with
     )
 
 
@@ -269,7 +263,7 @@ def _page_statement(
     withheld: tuple[tuple[str, tuple[str, ...]], ...] | None,
 ) -> Any:
     """The statement reading one page, built once per shape: building it (a CASE per record
-    type, a JSON envelope per case) cost more than running it."""
+    type) for every page cost more than running it."""
     query = (
         select(*_FEED_COLUMNS)
         .where(
