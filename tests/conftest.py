@@ -215,6 +215,17 @@ def headers(
 
 
 @pytest.fixture
+def admin(
+    departments: dict[str, list[str]],
+    make_department: Callable[..., str],
+    token_for: Callable[..., str],
+) -> dict[str, str]:
+    """Bearer headers of the hub's administrators (the standard departments exist too)."""
+    make_department("admin", [], name="Hub administration")
+    return {"Authorization": f"Bearer {token_for('admin', ['admin'])}"}
+
+
+@pytest.fixture
 def publish(client: FlaskClient, headers: Callable[..., dict[str, str]]) -> Callable[..., Any]:
     """PUT a record as the department that owns its type; returns the response."""
     owners = {t: d for d, types in STANDARD_DEPARTMENTS.items() for t in types}

@@ -56,17 +56,6 @@ def moment(text: str) -> datetime:
 
 
 @pytest.fixture
-def admin(
-    departments: dict[str, list[str]],
-    make_department: Callable[..., str],
-    token_for: Callable[..., str],
-) -> dict[str, str]:
-    """Bearer headers of the hub's administrators (the standard departments exist too)."""
-    make_department("admin", [], name="Hub administration")
-    return bearer(token_for("admin", ["admin"]))
-
-
-@pytest.fixture
 def new_key(client: FlaskClient, admin: dict[str, str]) -> Callable[..., dict[str, Any]]:
     """Create a key through the API; returns the creation response's body."""
 

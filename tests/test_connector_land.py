@@ -295,13 +295,10 @@ def test_a_hub_failing_after_a_confirmed_page_loses_no_row_of_the_next(
     assert set(hub_parcels(client, headers)) == active(native(land_system))
 
 
-def test_each_run_is_reported_to_the_hub(
-    land, land_system, client, headers, make_department, tmp_path
-):
-    make_department("admin")
+def test_each_run_is_reported_to_the_hub(land, land_system, client, admin, tmp_path):
     result = run(land())
 
-    runs = client.get(f"{API}/admin/connectors", headers=headers("admin", ["admin"])).json
+    runs = client.get(f"{API}/admin/connectors", headers=admin).json
     [land_connector] = [c for c in runs["items"] if c["name"] == "land"]
     latest = land_connector["latest_run"]
     assert latest["run_id"] == result.run_id
@@ -450,15 +447,14 @@ class BrokenSource:
 
 
 def test_an_unforeseen_error_fails_and_reports_the_run_instead_of_stopping_the_connector(
-    land, client, headers, make_department
+    land, client, admin
 ):
-    make_department("admin")
     connector = land()
 
     result = connector.engine.run_once(BrokenSource())
 
     assert (result.status, result.error) == ("failed", "ZeroDivisionError: a bug")
-    runs = client.get(f"{API}/admin/connectors", headers=headers("admin", ["admin"])).json
+    runs = client.get(f"{API}/admin/connectors", headers=admin).json
     [reported] = [c["latest_run"] for c in runs["items"] if c["name"] == "land"]
     assert (reported["status"], reported["error"]) == ("failed", "ZeroDivisionError: a bug")
     assert run(connector).ok

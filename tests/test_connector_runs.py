@@ -59,17 +59,6 @@ def succeeded(run_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def admin(
-    departments: dict[str, list[str]],
-    make_department: Callable[..., str],
-    token_for: Callable[..., str],
-) -> dict[str, str]:
-    """Bearer headers of the hub's administrators (the standard departments exist too)."""
-    make_department("admin", [], name="Hub administration")
-    return {"Authorization": f"Bearer {token_for('admin', ['admin'])}"}
-
-
-@pytest.fixture
 def connectors(client: FlaskClient, headers: Callable[..., dict[str, str]], admin: Any) -> Any:
     """Shortcuts for reporting runs as a department and reading them back as administrators."""
 

@@ -194,6 +194,26 @@ def _lock_or_create(
     return record, created
 
 
+def _next_version(
+    record: RecordState, identity: Identity, record_type: RecordType, data: dict[str, Any]
+) -> tuple[RecordState, Status, list[str]]:
+    """``record`` with ``data`` as its next version: the new state, whether that creates the
+    record again (after a tombstone) or updates it, and the fields that changed."""
+    revived = record.deleted
+    operation: Status = "created" if revived else "updated"
+    changed = _changed_fields({} if revived else record.data, data)
+    new = replace(
+        record,
+        data=data,
+        project_code=_project_code_of(record_type, record.key, data),
+        version=record.version + 1,
+        deleted=False,
+        published_by=identity.department_id,
+        updated_at=utcnow(),
+    )
+    return new, operation, changed
+
+
 def publish(
     session: Session,
     identity: Identity,
@@ -222,15 +242,7 @@ def publish(
     assert record is not None, "preconditions refuse a missing record"
     if not record.deleted and record.data == data:
         return Outcome(record, "unchanged")
-    revived = record.deleted
-    operation: Status = "created" if revived else "updated"
-    changed = _changed_fields({} if revived else record.data, data)
-    record.data = data
-    record.project_code = _project_code_of(record_type, key, data)
-    record.version += 1
-    record.deleted = False
-    record.published_by = identity.department_id
-    record.updated_at = utcnow()
+    record, operation, changed = _next_version(record, identity, record_type, data)
     change = writes.Change(operation, changed, identity.key_id, audit)
     links = record_type.links_project
     if writes.write(connection, "update", record, change, require_live_project=links) is None:
@@ -324,7 +336,6 @@ def _publish_set(
     live = (
         writes.live_projects(connection, set(codes.values())) if record_type.links_project else None
     )
-    now = utcnow()
     results: dict[int, Outcome | HubError] = {}
     created: list[tuple[int, RecordState]] = []
     changed: list[tuple[int, RecordState, Status, list[str]]] = []
@@ -337,19 +348,7 @@ def _publish_set(
         elif record is None:
             created.append((index, _first_version(identity, record_type, key, data)))
         else:
-            revived = record.deleted
-            operation: Status = "created" if revived else "updated"
-            fields = _changed_fields({} if revived else record.data, data)
-            new = replace(
-                record,
-                data=data,
-                project_code=codes[key],
-                version=record.version + 1,
-                deleted=False,
-                published_by=identity.department_id,
-                updated_at=now,
-            )
-            changed.append((index, new, operation, fields))
+            changed.append((index, *_next_version(record, identity, record_type, data)))
     # in key order, as the rows were locked
     ids = writes.insert_many(connection, sorted((r for _, r in created), key=lambda r: r.key))
     versions: list[tuple[int, RecordState, writes.Change]] = []
