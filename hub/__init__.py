@@ -11,7 +11,7 @@ from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub import errors, metrics, ratelimit
+from hub import errors, metrics, planner, ratelimit
 from hub import http as hub_http
 from hub.audit import trail as audit_trail
 from hub.config import load_settings
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     hub_http.init_app(app)
     ratelimit.init_app(app)
     audit_trail.init_app(app)
+    planner.init_app(app)
     _register_blueprints(app)
     app.after_request(_finish_unit_of_work)
     return app

@@ -69,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # seconds between a process's sealing rounds of the audit chain
     "AUDIT_SEAL_INTERVAL": 1.0,
+    # seconds between a dispatcher's looks for tables that have grown enough since PostgreSQL
+    # last analysed them to need it again (hub/planner.py); 0 leaves it all to autovacuum
+    "DATABASE_ANALYZE_INTERVAL": 5.0,
     # seconds a long-poll or dispatcher waits at most between looks at the change log when no
     # notification arrives (SQLite has none across processes)
     "EVENTS_POLL_INTERVAL": 1.0,
@@ -200,6 +203,7 @@ def _validate(settings: dict[str, Any]) -> None:
         "SQLITE_BUSY_TIMEOUT",
         "KEY_ROTATION_GRACE",
         "AUDIT_SEAL_INTERVAL",
+        "DATABASE_ANALYZE_INTERVAL",
         "TRUSTED_PROXIES",
         "WEBHOOK_SECRET_GRACE",
     ):

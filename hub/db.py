@@ -139,29 +139,14 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
     # No pre-ping: it would cost a round trip on every request. After a database restart the
     # first statement on each stale connection fails (503, Retry-After) and SQLAlchemy then
     # discards the whole pool, so clients see one retryable error, not a string of them.
+    # psycopg prepares the statements a connection repeats and PostgreSQL reuses their plans;
+    # hub.planner keeps those plans from outliving the table sizes they were made for.
     return create_engine(
-        _with_custom_plans(url),
+        url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
         json_deserializer=load_stored_json,
-    )
-
-
-def _with_custom_plans(url: str) -> str:
-    """Ask PostgreSQL to plan each execution of a prepared statement with its parameters.
-
-    psycopg prepares statements it sees repeatedly, which saves parsing them. Left to itself,
-    PostgreSQL then switches to one generic plan per statement, and a generic plan made while
-    a table was nearly empty keeps scanning that table as it grows (until autovacuum next
-    analyses it): a fresh hub loading its first hundred thousand records would slow to a crawl.
-    """
-    parsed = make_url(url)
-    given = parsed.query.get("options", ())
-    options = [given] if isinstance(given, str) else list(given)
-    options.append("-c plan_cache_mode=force_custom_plan")
-    return parsed.update_query_dict({"options": " ".join(options)}).render_as_string(
-        hide_password=False
     )
 
 

@@ -241,6 +241,7 @@ def test_conflicting_or_impossible_settings_are_refused(
         {"SQLITE_BUSY_TIMEOUT": float("nan")},
         {"SQLITE_BUSY_TIMEOUT": -1.0},
         {"IDEMPOTENCY_TTL": -5},
+        {"DATABASE_ANALYZE_INTERVAL": -1.0},
     ],
     ids=repr,
 )

@@ -33,19 +33,3 @@ def test_the_change_log_has_the_indexes_the_feed_reads_by(database_url: str) -> 
         "ix_record_versions_project_sequence",
         "ix_record_versions_unnumbered",
     } <= indexes
-
-
-def test_postgresql_plans_each_statement_with_its_parameters(database_url: str) -> None:
-    # A generic plan made while the tables are nearly empty would keep scanning them.
-    engine = build_engine(database_url, pool_size=1, echo=False, busy_timeout=5)
-    try:
-        with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
-                mode = connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
-                assert mode == "force_custom_plan"
-                # ... and options given in the URL (here the test schema) still apply
-                assert connection.exec_driver_sql("SELECT to_regclass('records')").scalar()
-            else:
-                assert "plan_cache_mode" not in str(engine.url)
-    finally:
-        engine.dispose()

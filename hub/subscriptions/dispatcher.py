@@ -42,7 +42,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub import metrics
+from hub import metrics, planner
 from hub.audit import service as audit
 from hub.audit import trail
 from hub.auth.models import Department
@@ -176,9 +176,11 @@ class Dispatcher:
             self._wake.wait(max(0.0, pause - ROUND_GAP))
 
     def run_once(self) -> float:
-        """Number new events, seal the audit chain if due, claim due subscriptions and hand
-        them to delivery threads; return how long to sleep unless woken."""
+        """Number new events, seal the audit chain and analyse grown tables if due, claim due
+        subscriptions and hand them to delivery threads; return how long to sleep unless
+        woken."""
         trail.seal_if_due()
+        planner.analyze_if_due()
         idle = self._idle_until - time.monotonic()
         if idle > 0:
             return idle
