@@ -647,6 +647,76 @@ def test_a_long_poll_wakes_at_the_commit_not_at_the_next_look(
     assert time.monotonic() - started < 5
 
 
+def _until(check: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_the_listener_listens_only_while_held_and_a_linger_after(app, settings):
+    if not settings["DATABASE_URL"].startswith("postgresql"):
+        assert not notify.notifier(app).listening  # SQLite: nothing crosses processes
+        return
+    with app.app_context():
+        signal = notify.ChangeSignal()
+        listener = notify.PostgresListener(db.engine, signal, linger=0.3)
+    try:
+        time.sleep(0.3)
+        assert not listener.listening
+        seen = signal.generation
+        listener.hold()
+        assert _until(lambda: listener.listening)
+        assert signal.generation != seen  # connecting wakes waiters: changes may have been missed
+        listener.release()
+        assert listener.listening  # for the linger
+        assert _until(lambda: not listener.listening)
+        listener.hold()  # held again later: listens again
+        assert _until(lambda: listener.listening)
+    finally:
+        listener.stop()
+    assert not listener.listening
+
+
+def test_a_process_that_only_publishes_is_not_woken_by_other_commits(app, client, project, headers):
+    # ... even with a dispatcher running, as long as it has no webhook subscription to serve
+    dispatcher = Dispatcher(app)
+    dispatcher.start()
+    try:
+        response = client.put(
+            record_url("land_parcel", "L-1"), json=parcel_data(), headers=headers("land")
+        )
+        assert response.status_code == 201
+        time.sleep(0.5)
+        assert not notify.notifier(app).listening
+    finally:
+        dispatcher.stop()
+
+
+def test_a_dispatcher_listens_while_it_has_webhooks_to_serve(
+    app, project, headers, receiver, settings
+):
+    if not settings["DATABASE_URL"].startswith("postgresql"):
+        return
+    app.config.update(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"])
+    subscriber = headers("audit", ["subscriptions"])
+    created = app.test_client().post(
+        f"{API}/subscriptions",
+        json={"types": ["land_parcel"], "endpoint_url": receiver.url("hook")},
+        headers=subscriber,
+    )
+    assert created.status_code == 201, created.json
+    dispatcher = Dispatcher(app)
+    try:
+        with app.app_context():
+            dispatcher.run_once()
+        assert _until(lambda: notify.notifier(app).listening)
+    finally:
+        dispatcher.stop()
+
+
 def _age_events(app, through: int, days: int) -> None:
     with app.app_context(), db.unit_of_work() as session:
         session.execute(

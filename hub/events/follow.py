@@ -27,8 +27,6 @@ def long_poll(read: Callable[[], T], ready: Callable[[T], bool], wait: float) ->
     waits between reads end as soon as this process hears of a change.
     """
     notifier = notify.notifier()
-    if wait > 0:
-        notifier.ensure_listening()
 
     def fresh_read() -> T:
         # A fresh transaction for each step: an SQLite snapshot taken before the wake-up
@@ -38,10 +36,8 @@ def long_poll(read: Callable[[], T], ready: Callable[[T], bool], wait: float) ->
         db.end_read()
         return read()
 
-    return notify.poll(
-        fresh_read,
-        ready,
-        wait,
-        signal=notifier.signal,
-        interval=current_app.config["EVENTS_POLL_INTERVAL"],
-    )
+    interval = current_app.config["EVENTS_POLL_INTERVAL"]
+    if wait <= 0:
+        return fresh_read()
+    with notifier.held():
+        return notify.poll(fresh_read, ready, wait, signal=notifier.signal, interval=interval)

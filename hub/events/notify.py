@@ -7,6 +7,11 @@ processes: triggers on ``record_versions`` and ``event_counter`` send ``NOTIFY h
 which PostgreSQL delivers at commit. On SQLite nothing crosses processes, so waiters also look
 every ``EVENTS_POLL_INTERVAL`` seconds; that interval is the safety net on PostgreSQL too
 (a notification lost while the listener reconnects costs at most one interval).
+
+The listener listens only while something in its process waits: a long-poll, or a dispatcher
+with webhook subscriptions to serve (each :meth:`Notifier.hold` it, and release it after), and
+for ``LINGER`` seconds more, for the next long-poll of a client that follows the feed. A
+process that only publishes is then not woken by every commit of every other process.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -26,6 +32,8 @@ from sqlalchemy.orm import Session
 CHANNEL = "hub_changes"
 # seconds between the listener's looks at whether it should stop
 STOP_CHECK = 0.2
+# seconds the listener keeps listening after the last waiter of its process is done
+LINGER = 10.0
 _CHANGED = "hub_changed"
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,33 +86,55 @@ def mark_changed(session: Session) -> None:
 
 
 class PostgresListener:
-    """A thread that LISTENs on its own connection and raises the signal on each notification.
+    """A thread that LISTENs on its own connection while held, raising the signal on each
+    notification.
 
-    It reconnects with a growing pause after losing the database, and raises the signal on
-    every (re)connection, since changes may have been missed while it was away.
+    It connects when first held and closes the connection once no one has held it for
+    ``linger`` seconds. It reconnects with a growing pause after losing the database, and
+    raises the signal on every (re)connection, since changes may have been missed while it
+    was not listening.
     """
 
-    def __init__(self, engine: Engine, signal: ChangeSignal) -> None:
+    def __init__(self, engine: Engine, signal: ChangeSignal, linger: float = LINGER) -> None:
         self._engine = engine
         self._signal = signal
+        self._linger = linger
         self._stop = threading.Event()
+        self._held = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._holders = 0
+        self._released_at = float("-inf")
+        self.listening = False
 
-    def start(self) -> None:
-        """Start listening, once."""
+    def hold(self) -> None:
+        """Listen (from now until :meth:`release`, and ``linger`` seconds after)."""
         with self._lock:
+            self._holders += 1
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="hub-change-listener", daemon=True
                 )
                 self._thread.start()
+        self._held.set()
+
+    def release(self) -> None:
+        """End one :meth:`hold`."""
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._released_at = time.monotonic()
 
     def stop(self) -> None:
         """Stop listening (within a fraction of a second)."""
         self._stop.set()
+        self._held.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _wanted(self) -> bool:
+        with self._lock:
+            return self._holders > 0 or time.monotonic() - self._released_at < self._linger
 
     def _connect(self) -> psycopg.Connection[Any]:
         dialect = self._engine.dialect
@@ -115,23 +145,36 @@ class PostgresListener:
     def _run(self) -> None:
         pause = 0.5
         while not self._stop.is_set():
+            # cleared before looking, so that a hold() after the look still ends the wait
+            self._held.clear()
+            if not self._wanted():
+                self._held.wait(STOP_CHECK)
+                continue
             try:
-                with self._connect() as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
-                    pause = 0.5
-                    self._signal.raise_()
-                    while not self._stop.is_set():
-                        # short waits, so that stop() takes effect promptly
-                        for _ in connection.notifies(timeout=STOP_CHECK, stop_after=1):
-                            self._signal.raise_()
+                self._listen()
+                pause = 0.5
             except psycopg.Error:
                 logger.warning("Change listener lost the database; retrying", exc_info=True)
                 self._stop.wait(pause)
                 pause = min(pause * 2, 30.0)
 
+    def _listen(self) -> None:
+        """Listen until stopped or no longer wanted."""
+        with self._connect() as connection:
+            connection.execute(f"LISTEN {CHANNEL}")
+            self.listening = True
+            try:
+                self._signal.raise_()
+                while not self._stop.is_set() and self._wanted():
+                    # short waits, so that stop() and the end of the linger take effect promptly
+                    for _ in connection.notifies(timeout=STOP_CHECK, stop_after=1):
+                        self._signal.raise_()
+            finally:
+                self.listening = False
+
 
 class Notifier:
-    """The process's signal, and the PostgreSQL listener that feeds it (started on demand)."""
+    """The process's signal, and the PostgreSQL listener that feeds it while held."""
 
     def __init__(self, engine: Engine) -> None:
         self.signal = ChangeSignal()
@@ -139,10 +182,30 @@ class Notifier:
             PostgresListener(engine, self.signal) if engine.dialect.name == "postgresql" else None
         )
 
-    def ensure_listening(self) -> None:
-        """Start the listener if this database has one and it is not running yet."""
+    @property
+    def listening(self) -> bool:
+        """Whether this process hears of other processes' commits right now."""
+        return self._listener is not None and self._listener.listening
+
+    def hold(self) -> None:
+        """Hear of other processes' commits until :meth:`release` (a no-op where there is no
+        listener: SQLite)."""
         if self._listener is not None:
-            self._listener.start()
+            self._listener.hold()
+
+    def release(self) -> None:
+        """End one :meth:`hold`."""
+        if self._listener is not None:
+            self._listener.release()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the listener for the duration of a block."""
+        self.hold()
+        try:
+            yield
+        finally:
+            self.release()
 
     def close(self) -> None:
         """Stop the listener."""

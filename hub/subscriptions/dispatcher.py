@@ -114,6 +114,7 @@ class Dispatcher:
         self._answer_time: dict[int, float] = {}
         self._wake = threading.Event()
         self._idle_until = 0.0
+        self._listening = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -121,9 +122,7 @@ class Dispatcher:
 
     def start(self) -> None:
         """Run the claiming loop in a thread of its own."""
-        notifier = notify.notifier(self.app)
-        notifier.signal.add_listener(self._wake.set)
-        notifier.ensure_listening()
+        notify.notifier(self.app).signal.add_listener(self._wake.set)
         self._thread = threading.Thread(target=self._run, name="hub-dispatcher", daemon=True)
         self._thread.start()
 
@@ -134,6 +133,7 @@ class Dispatcher:
         notify.notifier(self.app).signal.remove_listener(self._wake.set)
         if self._thread is not None:
             self._thread.join(timeout)
+        self._listen(False)
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self.app.app_context():
             try:
@@ -184,7 +184,9 @@ class Dispatcher:
         idle = self._idle_until - time.monotonic()
         if idle > 0:
             return idle
-        if not self._has_work():
+        has_work = self._has_work()
+        self._listen(has_work)
+        if not has_work:
             # nothing to deliver to: look again a little later, not at every commit
             self._idle_until = time.monotonic() + IDLE_RECHECK
             return IDLE_RECHECK
@@ -207,6 +209,16 @@ class Dispatcher:
                 future = self._pool.submit(self._work, subscription_id)
                 future.add_done_callback(self._finished(subscription_id))
         return self._until_next_due()
+
+    def _listen(self, wanted: bool) -> None:
+        """Hear of other processes' commits while there are webhook subscriptions to serve."""
+        if wanted != self._listening:
+            notifier = notify.notifier(self.app)
+            if wanted:
+                notifier.hold()
+            else:
+                notifier.release()
+            self._listening = wanted
 
     def _finished(self, subscription_id: int) -> Any:
         def done(future: Future[None]) -> None:
