@@ -504,7 +504,7 @@ def test_an_endpoint_trickling_its_answer_is_cut_off_at_the_timeout(
     one_round(app, make_dispatcher("driven", start=False))
     (attempt,) = hub.deliveries(subscription["id"])
     assert (attempt["outcome"], attempt["response_code"]) == ("failed", None)
-    assert attempt["error"].startswith(f"No complete answer within {TIMEOUT:g}s")
+    assert attempt["error"].startswith(f"Timed out: no complete answer within {TIMEOUT:g}s")
     assert attempt["duration_ms"] < (TIMEOUT + 1) * 1000
 
 

@@ -199,7 +199,7 @@ class Sender:
             duration = time.monotonic() - started
             error = f"{type(exc).__name__}: {exc}"
             if duration >= self._timeout:
-                error = f"No complete answer within {self._timeout:g}s ({error})"
+                error = f"Timed out: no complete answer within {self._timeout:g}s ({error})"
             return Attempt("failed", None, duration, error[:ERROR_EXCERPT])
         finally:
             self._deadlines.end()
