@@ -13,31 +13,40 @@ from hub.extensions import db
 T = TypeVar("T")
 
 
-def catch_up() -> None:
-    """Number committed changes that wait for it, in a unit of work of its own."""
-    if service.has_unnumbered(db.session):
-        with db.separate_unit_of_work() as session:
-            service.number_events(session)
+def catch_up() -> bool:
+    """Number committed changes that wait for it, in a unit of work of its own; return
+    whether there were any."""
+    if not service.has_unnumbered(db.session):
+        return False
+    with db.separate_unit_of_work() as session:
+        service.number_events(session)
+    return True
 
 
 def long_poll(read: Callable[[], T], ready: Callable[[T], bool], wait: float) -> T:
     """``read()`` (after catching up) until ``ready`` or ``wait`` seconds have passed.
 
-    Each read runs in a fresh read transaction, so it sees what committed since the last; the
-    waits between reads end as soon as this process hears of a change.
+    The read transaction ends before each wait (so the wait holds no connection, and the next
+    read sees what committed meanwhile), and after a numbering round (an SQLite snapshot taken
+    before it would not show its numbers); the waits end as soon as this process hears of a
+    change.
     """
     notifier = notify.notifier()
 
     def fresh_read() -> T:
-        # A fresh transaction for each step: an SQLite snapshot taken before the wake-up
-        # would not show the change that caused it.
-        db.end_read()
-        catch_up()
-        db.end_read()
+        if catch_up():
+            db.end_read()
         return read()
 
     interval = current_app.config["EVENTS_POLL_INTERVAL"]
     if wait <= 0:
         return fresh_read()
     with notifier.held():
-        return notify.poll(fresh_read, ready, wait, signal=notifier.signal, interval=interval)
+        return notify.poll(
+            fresh_read,
+            ready,
+            wait,
+            signal=notifier.signal,
+            interval=interval,
+            before_wait=db.end_read,
+        )

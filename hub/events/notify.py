@@ -244,12 +244,14 @@ def poll(
     *,
     signal: ChangeSignal,
     interval: float,
+    before_wait: Callable[[], None] = lambda: None,
 ) -> T:
     """``read()`` until ``ready`` says its result will do or ``wait`` seconds have passed.
 
-    Between reads it sleeps until the signal moves or ``interval`` passes, whichever is first.
-    The generation is taken before each read, so a change that commits during a read wakes
-    the next wait at once instead of being slept through.
+    Between reads it calls ``before_wait`` (to let go of what the read held), then sleeps
+    until the signal moves or ``interval`` passes, whichever is first. The generation is taken
+    before each read, so a change that commits during a read wakes the next wait at once
+    instead of being slept through.
     """
     deadline = time.monotonic() + wait
     while True:
@@ -258,4 +260,5 @@ def poll(
         remaining = deadline - time.monotonic()
         if ready(result) or remaining <= 0:
             return result
+        before_wait()
         signal.wait(seen, min(interval, remaining))
