@@ -680,41 +680,61 @@ def test_the_listener_listens_only_while_held_and_a_linger_after(app, settings):
     assert not listener.listening
 
 
-def test_a_process_that_only_publishes_is_not_woken_by_other_commits(app, client, project, headers):
+def test_a_process_with_nothing_waiting_is_not_woken_by_other_processes_commits(
+    app, project, headers, settings
+):
     # ... even with a dispatcher running, as long as it has no webhook subscription to serve
+    postgres = settings["DATABASE_URL"].startswith("postgresql")
+    writer_app = create_app(settings) if postgres else app
     dispatcher = Dispatcher(app)
     dispatcher.start()
     try:
-        response = client.put(
-            record_url("land_parcel", "L-1"), json=parcel_data(), headers=headers("land")
-        )
-        assert response.status_code == 201
+        for n in range(3):
+            response = writer_app.test_client().put(
+                record_url("land_parcel", f"L-{n}"), json=parcel_data(), headers=headers("land")
+            )
+            assert response.status_code == 201
         time.sleep(0.5)
         assert not notify.notifier(app).listening
     finally:
         dispatcher.stop()
+        if writer_app is not app:
+            notify.notifier(writer_app).close()
+            db.dispose(writer_app)
 
 
-def test_a_dispatcher_listens_while_it_has_webhooks_to_serve(
-    app, project, headers, receiver, settings
+def test_a_dispatcher_listens_while_it_has_webhooks_to_serve_and_not_after(
+    project, headers, receiver, settings, monkeypatch
 ):
     if not settings["DATABASE_URL"].startswith("postgresql"):
         return
-    app.config.update(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"])
+    monkeypatch.setattr(notify, "LINGER", 0.2)
+    served = create_app(settings)
+    served.config.update(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8"])
     subscriber = headers("audit", ["subscriptions"])
-    created = app.test_client().post(
+    client = served.test_client()
+    created = client.post(
         f"{API}/subscriptions",
         json={"types": ["land_parcel"], "endpoint_url": receiver.url("hook")},
         headers=subscriber,
     )
     assert created.status_code == 201, created.json
-    dispatcher = Dispatcher(app)
+    dispatcher = Dispatcher(served)
+    listening = notify.notifier(served)
     try:
-        with app.app_context():
+        with served.app_context():
             dispatcher.run_once()
-        assert _until(lambda: notify.notifier(app).listening)
+        assert _until(lambda: listening.listening)
+
+        deleted = client.delete(f"{API}/subscriptions/{created.json['id']}", headers=subscriber)
+        assert deleted.status_code == 204
+        with served.app_context():
+            dispatcher.run_once()
+        assert _until(lambda: not listening.listening)
     finally:
         dispatcher.stop()
+        listening.close()
+        db.dispose(served)
 
 
 def _age_events(app, through: int, days: int) -> None:

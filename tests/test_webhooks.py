@@ -109,7 +109,7 @@ def make_dispatcher(app: Flask, receiver: Receiver) -> Iterator[Callable[..., Di
 
 
 def stop_listening(app: Flask) -> None:
-    """Stop the app's PostgreSQL change listener (started by a dispatcher)."""
+    """Stop the app's PostgreSQL change listener (held by a dispatcher with webhooks)."""
     notify.notifier(app).close()
 
 

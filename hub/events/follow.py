@@ -41,6 +41,9 @@ def long_poll(read: Callable[[], T], ready: Callable[[T], bool], wait: float) ->
     interval = current_app.config["EVENTS_POLL_INTERVAL"]
     if wait <= 0:
         return fresh_read()
+    # An SQLite snapshot the request opened earlier would hide a change that commits before
+    # the poll takes the signal's generation, and the wait would sleep through it.
+    db.end_read()
     with notifier.held():
         return notify.poll(
             fresh_read,

@@ -34,6 +34,9 @@ CHANNEL = "hub_changes"
 STOP_CHECK = 0.2
 # seconds the listener keeps listening after the last waiter of its process is done
 LINGER = 10.0
+# seconds the listener waits before reconnecting, doubling up to the most
+RECONNECT_PAUSE = 0.5
+MAX_RECONNECT_PAUSE = 30.0
 _CHANGED = "hub_changed"
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +108,7 @@ class PostgresListener:
         self._lock = threading.Lock()
         self._holders = 0
         self._released_at = float("-inf")
+        self._pause = RECONNECT_PAUSE
         self.listening = False
 
     def hold(self) -> None:
@@ -121,6 +125,8 @@ class PostgresListener:
     def release(self) -> None:
         """End one :meth:`hold`."""
         with self._lock:
+            if self._holders == 0:
+                raise RuntimeError("release() without hold()")
             self._holders -= 1
             if self._holders == 0:
                 self._released_at = time.monotonic()
@@ -143,25 +149,24 @@ class PostgresListener:
         return connection
 
     def _run(self) -> None:
-        pause = 0.5
         while not self._stop.is_set():
-            # cleared before looking, so that a hold() after the look still ends the wait
+            # cleared before looking, so that a hold() (or stop()) after the look ends the wait
             self._held.clear()
             if not self._wanted():
-                self._held.wait(STOP_CHECK)
+                self._held.wait()
                 continue
             try:
                 self._listen()
-                pause = 0.5
             except psycopg.Error:
                 logger.warning("Change listener lost the database; retrying", exc_info=True)
-                self._stop.wait(pause)
-                pause = min(pause * 2, 30.0)
+                self._stop.wait(self._pause)
+                self._pause = min(self._pause * 2, MAX_RECONNECT_PAUSE)
 
     def _listen(self) -> None:
         """Listen until stopped or no longer wanted."""
         with self._connect() as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            self._pause = RECONNECT_PAUSE
             self.listening = True
             try:
                 self._signal.raise_()
@@ -179,7 +184,9 @@ class Notifier:
     def __init__(self, engine: Engine) -> None:
         self.signal = ChangeSignal()
         self._listener = (
-            PostgresListener(engine, self.signal) if engine.dialect.name == "postgresql" else None
+            PostgresListener(engine, self.signal, linger=LINGER)
+            if engine.dialect.name == "postgresql"
+            else None
         )
 
     @property

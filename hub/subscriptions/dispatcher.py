@@ -133,7 +133,8 @@ class Dispatcher:
         notify.notifier(self.app).signal.remove_listener(self._wake.set)
         if self._thread is not None:
             self._thread.join(timeout)
-        self._listen(False)
+        else:
+            self._listen(False)  # rounds were run by the caller (run_once): its hold, if any
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self.app.app_context():
             try:
@@ -158,6 +159,12 @@ class Dispatcher:
         return False
 
     def _run(self) -> None:
+        try:
+            self._claim_until_stopped()
+        finally:
+            self._listen(False)
+
+    def _claim_until_stopped(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
             try:
