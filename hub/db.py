@@ -98,6 +98,15 @@ def load_stored_json(raw: str | bytes) -> Any:
         return json.loads(raw)
 
 
+def dump_stored_json(value: Any) -> str:
+    """Write a JSON document to store (orjson, as :func:`load_stored_json` reads; what it
+    refuses, such as an integer beyond 64 bits, falls back to the standard library)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs, the driver this project installs."""
     parsed = make_url(url)
@@ -132,6 +141,7 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
             url,
             echo=echo,
             connect_args={"check_same_thread": False},
+            json_serializer=dump_stored_json,
             json_deserializer=load_stored_json,
         )
         _configure_sqlite(engine, busy_timeout)
@@ -146,6 +156,7 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
+        json_serializer=dump_stored_json,
         json_deserializer=load_stored_json,
     )
 
