@@ -720,20 +720,20 @@ def test_a_dispatcher_listens_while_it_has_webhooks_to_serve_and_not_after(
     )
     assert created.status_code == 201, created.json
     dispatcher = Dispatcher(served)
-    listening = notify.notifier(served)
+    notifier = notify.notifier(served)
     try:
         with served.app_context():
             dispatcher.run_once()
-        assert _until(lambda: listening.listening)
+        assert _until(lambda: notifier.listening)
 
         deleted = client.delete(f"{API}/subscriptions/{created.json['id']}", headers=subscriber)
         assert deleted.status_code == 204
         with served.app_context():
             dispatcher.run_once()
-        assert _until(lambda: not listening.listening)
+        assert _until(lambda: not notifier.listening)
     finally:
         dispatcher.stop()
-        listening.close()
+        notifier.close()
         db.dispose(served)
 
 
