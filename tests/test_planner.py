@@ -63,11 +63,17 @@ def _analyze(app: Flask) -> list[str]:
         return planner.analyze_grown_tables(session)
 
 
+def _start_from_fresh_statistics(app: Flask, *tables: str) -> None:
+    """Analyse ``tables`` as they are now (emptied for this test, whatever earlier tests did)."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+
+
 def test_a_table_is_analysed_once_it_has_grown_by_its_own_size(app: Flask) -> None:
     if not _on_postgresql(app):
         assert _analyze(app) == []  # SQLite plans each statement afresh; nothing to do
         return
-    _analyze(app)  # whatever earlier tests left to analyse
+    _start_from_fresh_statistics(app, "audit_log")
     _insert(app, AuditEntry.__table__, _audit_rows(planner.ANALYZE_FLOOR - 100))
     assert "audit_log" not in _analyze(app)
 
@@ -89,7 +95,7 @@ def test_a_plan_made_before_growth_is_replaced_once_the_table_is_analysed(
     if not _on_postgresql(app):
         return
     make_department("land", publishes=["land_parcel"])
-    _analyze(app)  # whatever earlier tests left to analyse
+    _start_from_fresh_statistics(app, "records")
     with _autovacuum_off(app, "records"), app.app_context(), db.engine.connect() as connection:
         connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
         connection.exec_driver_sql(f"PREPARE lookup (varchar, varchar) AS {LOOKUP_BY_KEY}")
@@ -144,6 +150,7 @@ def _parcels(count: int) -> list[dict[str, Any]]:
 def test_only_one_process_analyses_at_a_time(app: Flask) -> None:
     if not _on_postgresql(app):
         return
+    _start_from_fresh_statistics(app, "audit_log")
     _insert(app, AuditEntry.__table__, _audit_rows(2 * planner.ANALYZE_FLOOR))
     with app.app_context(), db.engine.connect() as other:
         space, key = planner.ADVISORY_LOCK
@@ -164,6 +171,7 @@ def test_tables_the_role_does_not_own_are_left_to_autovacuum_with_a_warning(
 ) -> None:
     if not _on_postgresql(app):
         return
+    _start_from_fresh_statistics(app, "audit_log")
     _insert(app, AuditEntry.__table__, _audit_rows(2 * planner.ANALYZE_FLOOR))
     role = f"hub_test_guest_{uuid.uuid4().hex[:8]}"
     with app.app_context(), db.engine.begin() as connection:
