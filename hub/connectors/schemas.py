@@ -126,11 +126,9 @@ class RunReportSchema(ma.Schema):
         return RunReport(**{**data, "run_id": str(data["run_id"])})
 
 
-class RunOutSchema(ma.Schema):
-    """A run as last reported, with its connector, the connector's department and when."""
+class RunSummarySchema(ma.Schema):
+    """A run in a connector's recent history: its outcome and its counts."""
 
-    connector = fields.String()
-    department = fields.String()
     run_id = fields.String()
     status = fields.String(metadata={"description": "running, succeeded or failed."})
     started_at = fields.AwareDateTime()
@@ -140,6 +138,13 @@ class RunOutSchema(ma.Schema):
     unchanged = fields.Integer()
     deleted = fields.Integer()
     rejected = fields.Integer()
+
+
+class RunOutSchema(RunSummarySchema):
+    """A run as last reported, with its connector, the connector's department and when."""
+
+    connector = fields.String()
+    department = fields.String()
     error = fields.String(allow_none=True)
     cursor = fields.String(allow_none=True)
     details = fields.Dict(allow_none=True)
@@ -151,20 +156,6 @@ class RunPageSchema(ma.Schema):
 
     items = fields.List(fields.Nested(RunOutSchema))
     next_cursor = fields.String(allow_none=True)
-
-
-class RunSummarySchema(ma.Schema):
-    """A run in a connector's recent history: its outcome and its counts."""
-
-    run_id = fields.String()
-    status = fields.String()
-    started_at = fields.AwareDateTime()
-    finished_at = fields.AwareDateTime(allow_none=True)
-    read = fields.Integer()
-    published = fields.Integer()
-    unchanged = fields.Integer()
-    deleted = fields.Integer()
-    rejected = fields.Integer()
 
 
 class StatusCountsSchema(ma.Schema):
