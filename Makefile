@@ -6,7 +6,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHECKED := hub schemas connectors tests bench
 
-.PHONY: run test lint typecheck pytest bench clean
+# The console's message catalogues, compiled from their .po files at build time.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard hub/console/translations/*/LC_MESSAGES/messages.po))
+
+.PHONY: run test lint typecheck pytest bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +23,19 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# (Babel comes with flask-babel, installed by the run and test targets listed before these.)
+%.mo: %.po | $(BIN)/python
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After changing the console's messages: extract them and update the catalogues.
+translations: | $(VENV)/.run-installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-location=file \
+		--sort-output -o hub/console/translations/messages.pot .
+	$(BIN)/pybabel update -i hub/console/translations/messages.pot -d hub/console/translations
+
 # The simulated land, finance and permitting systems and their connectors run beside the hub
 # (hub-connector demo), so the demo hub fills itself; they stop with it.
-run: $(VENV)/.run-installed
+run: $(VENV)/.run-installed $(CATALOGUES)
 	$(BIN)/hub init --demo
 	HUB_CONNECTOR_HUB_URL=http://$(HOST):$(PORT) $(BIN)/hub-connector demo & \
 	trap 'kill $$! 2>/dev/null' EXIT; \
@@ -35,7 +48,7 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.test-installed
+pytest: $(VENV)/.test-installed $(CATALOGUES)
 	$(BIN)/python -m pytest -n auto
 
 test: lint typecheck pytest
@@ -46,4 +59,4 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench.sync
 
 clean:
-	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache $(CATALOGUES)

@@ -161,7 +161,12 @@ class HubSource:
     def environ(self, env: dict[str, str]) -> dict[str, str]:
         # Rate limiting stays on (its cost is measured) but high enough never to refuse; a
         # revision from before rate limits would refuse the setting as unknown.
-        if "RATE_LIMIT" in (self.root / "hub" / "config.py").read_text(encoding="utf-8"):
+        config = next(
+            path
+            for path in (self.root / "hub" / "core" / "config.py", self.root / "hub" / "config.py")
+            if path.exists()
+        )
+        if "RATE_LIMIT" in config.read_text(encoding="utf-8"):
             env = {**env, "HUB_RATE_LIMIT": "1000000/second"}
         return env if self.root == ROOT else {**env, "PYTHONPATH": str(self.root)}
 

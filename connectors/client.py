@@ -29,7 +29,7 @@ REFRESH_MARGIN = 60.0
 USER_AGENT = "hub-connector/1"
 
 
-class HubError(Exception):
+class HubRefused(Exception):
     """The hub refused a request; ``problem`` is its problem+json body."""
 
     def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
@@ -154,7 +154,7 @@ class HubClient:
         allow: Sequence[int] = (),
         repeatable: bool = True,
     ) -> requests.Response:
-        """Send an authenticated request; raise HubError for an error status not in ``allow``.
+        """Send an authenticated request; raise HubRefused for an error status not in ``allow``.
 
         A request that is not ``repeatable`` is retried only if it was never sent.
         """
@@ -293,13 +293,13 @@ class HubClient:
 
 
 def _checked(response: requests.Response) -> dict[str, Any]:
-    """The JSON body of a successful response, or HubError with the problem the hub gave."""
+    """The JSON body of a successful response, or HubRefused with the problem the hub gave."""
     try:
         body = response.json()
     except ValueError:
         body = {"detail": response.text[:300] or response.reason}
     if response.status_code >= 400:
-        raise HubError(response.status_code, body if isinstance(body, dict) else {})
+        raise HubRefused(response.status_code, body if isinstance(body, dict) else {})
     if not isinstance(body, dict):
-        raise HubError(response.status_code, {"detail": "expected a JSON object"})
+        raise HubRefused(response.status_code, {"detail": "expected a JSON object"})
     return body

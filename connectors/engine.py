@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import requests
 from tqdm import tqdm
 
-from connectors.client import HubClient, HubError
+from connectors.client import HubClient, HubRefused
 from connectors.mapping import MappingError, RecordMapping
 from connectors.state import Quarantine, StateStore
 
@@ -246,7 +246,7 @@ def reported_run(
     status, error, notes = "succeeded", None, []
     try:
         notes = work(counts)
-    except (SourceError, HubError, requests.RequestException) as failure:
+    except (SourceError, HubRefused, requests.RequestException) as failure:
         status, error = "failed", f"{type(failure).__name__}: {failure}"
         log.warning("%s: run failed; the state stays at the last confirmed chunk: %s", name, error)
     except Exception as failure:
@@ -280,7 +280,7 @@ def _report(client: HubClient, name: str, report: dict[str, Any]) -> None:
     sent = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in report.items()}
     try:
         client.report_run(name, sent)
-    except (HubError, requests.RequestException) as failure:
+    except (HubRefused, requests.RequestException) as failure:
         log.warning("%s: could not report the run to the hub: %s", name, failure)
 
 

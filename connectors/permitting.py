@@ -19,7 +19,7 @@ import requests
 from marshmallow import fields, validate
 from urllib3.util.retry import Retry
 
-from connectors.client import HubClient, HubError, encode_json, retry_policy, retrying_session
+from connectors.client import HubClient, HubRefused, encode_json, retry_policy, retrying_session
 from connectors.config import NAME, NativeField
 from connectors.engine import Chunk, RunProgress, SourceError
 from connectors.mapping import MappingError, RecordMapping
@@ -202,7 +202,7 @@ class ProjectPush:
                 self.store.save(state)
             try:
                 page = self.client.pull(subscription, limit=100, wait=wait)
-            except HubError as error:
+            except HubRefused as error:
                 if error.status != 410:
                     raise
                 # The hub no longer keeps the events after our cursor: go on from its head

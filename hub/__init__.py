@@ -7,16 +7,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub import errors, metrics, planner, ratelimit
-from hub import http as hub_http
-from hub.audit import trail as audit_trail
-from hub.config import load_settings
+from hub import console
+from hub.audit import chain
+from hub.auth import refusals
+from hub.core import errors, metrics, planner, ratelimit
+from hub.core import http as hub_http
+from hub.core.config import load_settings
+from hub.core.db import SAFE_METHODS
+from hub.core.extensions import api, db
 from hub.events import notify
-from hub.extensions import api, db
+from hub.sharing import readers
+from hub.subscriptions import metrics as subscription_metrics
 
 API_SETTINGS = {
     "API_TITLE": "Major-project data exchange hub",
@@ -61,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     notify.init_app(app)
     metrics.init_app(app)
+    subscription_metrics.init_app(app)
     api.init_app(
         app,
         spec_kwargs={
@@ -71,23 +77,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     hub_http.init_app(app)
     ratelimit.init_app(app)
-    audit_trail.init_app(app)
+    chain.init_app(app)
     planner.init_app(app)
     _register_blueprints(app)
+    console.init_app(app)
     app.after_request(_finish_unit_of_work)
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hub.admin.audit_routes import blp as audit_blp
     from hub.admin.routes import blp as admin_blp
-    from hub.audit.routes import blp as audit_blp
     from hub.auth.routes import blp as auth_blp
-    from hub.connectors.routes import blp as connectors_blp
+    from hub.connector_runs.routes import blp as connectors_blp
+    from hub.core.ops import bp as ops_bp
     from hub.events.routes import blp as events_blp
-    from hub.grants.routes import blp as grants_blp
-    from hub.ops import bp as ops_bp
     from hub.records.routes import blp as records_blp
+    from hub.sharing.routes import blp as grants_blp
     from hub.subscriptions.routes import blp as subscriptions_blp
+    from hub.users.routes import blp as users_blp
 
     for blueprint in (
         auth_blp,
@@ -97,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         grants_blp,
         connectors_blp,
         admin_blp,
+        users_blp,
         audit_blp,
     ):
         api.register_blueprint(blueprint)
@@ -104,17 +113,15 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _finish_unit_of_work(response: Response) -> Response:
-    """Audit the request and commit its unit of work once, after a successful response."""
-    pending = audit_trail.pending_entry(response)
+    """Commit the request's unit of work once (or roll it back, for an error response), then
+    audit what the caller was refused or shown: services audited what they did themselves."""
     try:
-        if pending is not None and pending.with_change:
-            audit_trail.record_in(db.session, pending.entry)
         response = db.finish_request(response)
-        if pending is not None and not pending.with_change:
-            audit_trail.record_apart(pending)
+        refusals.record_refusal(response)
+        disclosed = readers.record_disclosure(response)
     except SQLAlchemyError as exc:
         db.rollback()
         return errors.problem_for_database_error(exc)
-    if pending is not None or audit_trail.change_written():
-        audit_trail.seal_if_due()
+    if disclosed or request.method not in SAFE_METHODS:
+        chain.seal_if_due()
     return response

@@ -1,26 +1,30 @@
-"""The ``hub`` command: thin wrappers that parse, call a service, print."""
+"""The ``hub`` command: the features' command groups, and the commands that run the hub.
+
+Commands are thin: they parse, call a service, print."""
 
 from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
-from sqlalchemy.orm import Session
 
-from hub.admin.schemas import MAX_GRACE_SECONDS
-from hub.audit import service as audit
-from hub.auth import service as auth
-from hub.auth.models import Department
-from hub.config import ConfigError, ensure_instance_secret
-from hub.db import utcnow
-from hub.errors import HubError
-from hub.extensions import db
+from hub.audit.cli import audit_group
+from hub.auth.cli import departments_group, keys_group
+from hub.connector_runs.cli import connectors_group
+from hub.core.config import ConfigError, ensure_instance_secret
+from hub.core.db import utcnow
+from hub.core.errors import HubError
+from hub.core.extensions import db
+from hub.events import log
+from hub.events.cli import events_group
+from hub.subscriptions import service as subscriptions
+from hub.users.cli import users_group
 
 
 def _create_app() -> Flask:
@@ -44,8 +48,8 @@ def cli() -> None:
 def init_command(ctx: click.Context, demo: bool) -> None:
     """Create or migrate the database (and, for the embedded one, its secret)."""
     from hub import create_app
+    from hub.core.migrate import upgrade
     from hub.demo import KEYS_FILE, is_empty, load_demo
-    from hub.migrate import upgrade
 
     instance_path = _default_instance_path()
     if ensure_instance_secret(instance_path):
@@ -105,225 +109,41 @@ def worker_command(name: str | None, metrics_port: int | None) -> None:
     run_worker(app, name=name, metrics_port=metrics_port)
 
 
-def _moment(text: str, option: str) -> datetime:
-    """An ISO 8601 date-time with an offset (or Z), converted to UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.utcoffset() is None:
-            raise click.BadParameter(f"{text!r} needs a UTC offset, such as Z.", param_hint=option)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        message = f"{text!r} is not an ISO 8601 date-time."
-        raise click.BadParameter(message, param_hint=option) from exc
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _audit(session: Session, action: str, target: str, details: dict[str, Any]) -> None:
-    """Record a CLI change in the audit log, in the unit of work that makes it."""
-    audit.record(
-        session,
-        action=action,
-        target=target,
-        outcome=200,
-        actor=audit.cli_actor(),
-        details=details,
-    )
-
-
-def _department_line(department: Department) -> str:
-    state = "disabled" if department.disabled_at else "active"
-    publishes = ",".join(department.publishes) or "-"
-    return f"{department.id}\t{state}\t{publishes}\t{department.name}"
-
-
-@cli.group("departments")
-def departments_group() -> None:
-    """Manage departments."""
-
-
-@departments_group.command("add")
-@click.argument("department_id")
-@click.option("--name", required=True, help="Full name.")
-@click.option("--publishes", multiple=True, help="A record type it may publish (repeatable).")
-def add_department_command(department_id: str, name: str, publishes: tuple[str, ...]) -> None:
-    """Register a department."""
-    with db.unit_of_work() as session:
-        department = auth.add_department(session, department_id, name, publishes)
-        _audit(
-            session,
-            "department.create",
-            f"department/{department.id}",
-            {"name": department.name, "publishes": department.publishes},
-        )
-        click.echo(f"{department.id}\t{department.name}\t{','.join(department.publishes)}")
-
-
-@departments_group.command("list")
-def list_departments_command() -> None:
-    """List departments."""
-    with db.unit_of_work(write=False) as session:
-        for department in auth.list_departments(session):
-            click.echo(_department_line(department))
-
-
-def _update_department(department_id: str, **changes: Any) -> None:
-    with db.unit_of_work() as session:
-        department = auth.update_department(session, department_id, **changes)
-        _audit(session, "department.update", f"department/{department.id}", changes)
-        click.echo(_department_line(department))
-
-
-@departments_group.command("update")
-@click.argument("department_id")
-@click.option("--name", default=None, help="New full name.")
+@events_group.command("compact")
 @click.option(
-    "--publishes",
-    multiple=True,
-    help="A record type it may publish (repeatable); replaces the current list.",
-)
-@click.option("--no-publishes", is_flag=True, help="It may publish nothing.")
-def update_department_command(
-    department_id: str, name: str | None, publishes: tuple[str, ...], no_publishes: bool
-) -> None:
-    """Rename a department or replace what it may publish (from its next request)."""
-    if publishes and no_publishes:
-        raise click.UsageError("Give --publishes or --no-publishes, not both.")
-    changes: dict[str, Any] = {}
-    if name is not None:
-        changes["name"] = name
-    if publishes or no_publishes:
-        changes["publishes"] = sorted(set(publishes))
-    if not changes:
-        raise click.UsageError("Nothing to change: give --name, --publishes or --no-publishes.")
-    _update_department(department_id, **changes)
-
-
-@departments_group.command("disable")
-@click.argument("department_id")
-def disable_department_command(department_id: str) -> None:
-    """Disable a department: its keys and tokens are refused from the next request."""
-    _update_department(department_id, disabled=True)
-
-
-@departments_group.command("enable")
-@click.argument("department_id")
-def enable_department_command(department_id: str) -> None:
-    """Re-enable a disabled department."""
-    _update_department(department_id, disabled=False)
-
-
-@cli.group("keys")
-def keys_group() -> None:
-    """Manage access keys."""
-
-
-@keys_group.command("create")
-@click.option("--department", "department_id", required=True)
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(auth.SCOPES))
-@click.option("--name", default="", help="What the key is for.")
-@click.option("--expires-in", "expires_in", type=click.IntRange(min=1), help="Days.")
-def create_key_command(
-    department_id: str, scopes: tuple[str, ...], name: str, expires_in: int | None
-) -> None:
-    """Create an access key; prints its secret alone on stdout (shown only once)."""
-    expires_at = utcnow() + timedelta(days=expires_in) if expires_in else None
-    with db.unit_of_work() as session:
-        key, secret = auth.create_key(session, department_id, scopes, name, expires_at)
-        details = {
-            "department": key.department_id,
-            "scopes": key.scopes,
-            "name": key.name,
-            "expires_at": _iso(key.expires_at),
-        }
-        _audit(session, "key.create", f"key/{key.id}", details)
-    click.echo(f"Created key {key.id} for {key.department_id}.", err=True)
-    click.echo(secret)
-
-
-@keys_group.command("list")
-@click.option("--department", "department_id", default=None)
-def list_keys_command(department_id: str | None) -> None:
-    """List access keys (never their secrets)."""
-    now = utcnow()
-    with db.unit_of_work(write=False) as session:
-        for key in auth.list_keys(session, department_id):
-            expires = key.expires_at.isoformat() if key.expires_at else "never"
-            click.echo(
-                f"{key.id}\t{key.department_id}\t{','.join(key.scopes)}\t"
-                f"expires {expires}\t{auth.key_state(key, now)}\t"
-                f"generation {key.generation}\t{key.name}"
-            )
-
-
-@keys_group.command("rotate")
-@click.argument("key_id")
-@click.option(
-    "--grace",
-    "grace_seconds",
-    type=click.IntRange(min=0, max=MAX_GRACE_SECONDS),
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
     default=None,
-    help="Seconds the old secret keeps working (default KEY_ROTATION_GRACE; 0: none).",
+    help="Days of log to keep [default: EVENTS_RETENTION_DAYS].",
 )
-def rotate_key_command(key_id: str, grace_seconds: int | None) -> None:
-    """Give a key a new secret; prints it alone on stdout (shown only once)."""
-    if grace_seconds is None:
-        grace_seconds = int(current_app.config["KEY_ROTATION_GRACE"])
+def compact_command(days: int | None) -> None:
+    """Stop serving feed events older than the retention; drop old delivery attempts.
+
+    Records and their history are kept; a feed cursor behind the new horizon gets 410 Gone.
+    """
+    settings = current_app.config
+    keep = settings["EVENTS_RETENTION_DAYS"] if days is None else days
+    now = utcnow()
+    deliveries_before = now - timedelta(days=settings["DELIVERY_LOG_RETENTION_DAYS"])
     with db.unit_of_work() as session:
-        key, secret = auth.rotate_key(session, key_id, grace_seconds)
-        details = {
-            "generation": key.generation,
-            "grace_seconds": grace_seconds,
-            "previous_valid_until": _iso(key.previous_valid_until),
-        }
-        _audit(session, "key.rotate", f"key/{key.id}", details)
+        retained_after = log.compact(session, events_before=now - timedelta(days=keep))
+        removed = subscriptions.prune_deliveries(session, deliveries_before)
     click.echo(
-        f"Rotated key {key.id} (generation {key.generation}); "
-        f"the previous secret works until {_iso(key.previous_valid_until)}.",
+        f"The feed serves events after {retained_after}; removed {removed} delivery attempts.",
         err=True,
     )
-    click.echo(secret)
 
 
-@keys_group.command("revoke")
-@click.argument("key_id")
-def revoke_key_command(key_id: str) -> None:
-    """Revoke an access key and every token issued from it."""
-    with db.unit_of_work() as session:
-        key = auth.revoke_key(session, key_id)
-        _audit(session, "key.revoke", f"key/{key.id}", {"revoked_at": _iso(key.revoked_at)})
-    click.echo(f"Revoked key {key.id}.", err=True)
-
-
-@keys_group.command("expire")
-@click.argument("key_id")
-@click.option("--at", "at", default=None, help="When it stops working (ISO 8601 with offset).")
-@click.option("--now", "now", is_flag=True, help="Stop it working now.")
-@click.option("--never", "never", is_flag=True, help="Clear its expiry.")
-def expire_key_command(key_id: str, at: str | None, now: bool, never: bool) -> None:
-    """Set when an access key stops working (a past moment ends it now), or clear it."""
-    if [at is not None, now, never].count(True) != 1:
-        raise click.UsageError("Give exactly one of --at, --now or --never.")
-    expires_at = utcnow() if now else _moment(at, "--at") if at is not None else None
-    with db.unit_of_work() as session:
-        key = auth.expire_key(session, key_id, expires_at)
-        _audit(session, "key.expire", f"key/{key.id}", {"expires_at": _iso(key.expires_at)})
-    click.echo(f"Key {key.id} expires {_iso(key.expires_at) or 'never'}.", err=True)
-
-
-def _register_groups() -> None:
-    from hub.audit.cli import audit_group
-    from hub.connectors.cli import connectors_group
-    from hub.events.cli import events_group
-
-    cli.add_command(audit_group)
-    cli.add_command(events_group)
-    cli.add_command(connectors_group)
-
-
-_register_groups()
+for group in (
+    departments_group,
+    keys_group,
+    users_group,
+    audit_group,
+    events_group,
+    connectors_group,
+):
+    cli.add_command(group)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.audit.entries import Actor
 from hub.auth import service as auth
-from hub.auth.identity import Identity
+from hub.auth.identity import Identity, key_actor
 from hub.auth.models import Department
 from hub.records import service as records
 from schemas import registry
@@ -129,16 +130,27 @@ def load_demo(session: Session, instance_path: Path) -> list[tuple[str, str]]:
     """Create the demo departments, keys and records; write the keys to the instance folder."""
     identities: dict[str, Identity] = {}
     lines: list[tuple[str, str]] = []
-    auth.add_department(session, "admin", "Hub administration", [])
-    key, secret = auth.create_key(session, "admin", ["admin", *READER_SCOPES], "demo admin")
+    operator = Actor.cli()
+    auth.add_department(session, operator, "admin", "Hub administration", [])
+    key, secret = auth.create_key(
+        session, operator, "admin", ["admin", *READER_SCOPES], "demo admin"
+    )
     lines.append(("admin", secret))
     for department_id, name, publishes in DEPARTMENTS:
-        auth.add_department(session, department_id, name, publishes)
+        auth.add_department(session, operator, department_id, name, publishes)
         key, secret = auth.create_key(
-            session, department_id, ["records:write", *READER_SCOPES], f"demo {department_id}"
+            session,
+            operator,
+            department_id,
+            ["records:write", *READER_SCOPES],
+            f"demo {department_id}",
         )
         identities[department_id] = Identity(
-            key.id, department_id, frozenset(key.scopes), frozenset(publishes)
+            key.id,
+            department_id,
+            frozenset(key.scopes),
+            frozenset(publishes),
+            key_actor(key.id, department_id),
         )
         lines.append((department_id, secret))
     types = registry()

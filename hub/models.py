@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from hub.audit.models import AuditEntry, AuditHead
 from hub.auth.models import AccessKey, Department
-from hub.connectors.models import Connector, ConnectorRun
+from hub.connector_runs.models import Connector, ConnectorRun
 from hub.events.models import EventCounter
-from hub.grants.models import Grant
 from hub.records.models import IdempotentRequest, Record, RecordVersion
+from hub.sharing.models import Grant
 from hub.subscriptions.models import Delivery, Subscription
+from hub.users.models import User
 
 __all__ = [
     "AccessKey",
@@ -24,4 +25,5 @@ __all__ = [
     "Record",
     "RecordVersion",
     "Subscription",
+    "User",
 ]

@@ -1,4 +1,5 @@
-"""``hub serve`` and ``hub worker``: the hub under gunicorn, and the dispatcher on its own."""
+"""``hub serve`` and ``hub worker``: the hub under gunicorn, and the dispatcher on its own;
+both with their housekeeping (``hub.housekeeping``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from hub.metrics import MULTIPROCESS_ENV
+from hub.core.metrics import MULTIPROCESS_ENV
+from hub.housekeeping import Housekeeper
+from hub.subscriptions.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +40,10 @@ class HubServer(BaseApplication):  # type: ignore[misc]
         from hub import create_app
 
         app = create_app()
+        housekeeper = Housekeeper(app)
+        housekeeper.start()
+        app.extensions["hub.housekeeper"] = housekeeper
         if self.dispatcher:
-            from hub.subscriptions.dispatcher import Dispatcher
-
             dispatcher = Dispatcher(app)
             dispatcher.start()
             app.extensions["hub.dispatcher"] = dispatcher
@@ -52,9 +56,12 @@ class HubServer(BaseApplication):  # type: ignore[misc]
 def _worker_exit(server: Any, worker: Any) -> None:
     """Let the worker's dispatcher finish what is in flight and give back its leases."""
     app = getattr(worker, "wsgi", None)
-    dispatcher = app.extensions.get("hub.dispatcher") if isinstance(app, Flask) else None
-    if dispatcher is not None:
-        dispatcher.stop()
+    if not isinstance(app, Flask):
+        return
+    for name in ("hub.dispatcher", "hub.housekeeper"):
+        running = app.extensions.get(name)
+        if running is not None:
+            running.stop()
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -113,8 +120,7 @@ def run_worker(app: Flask, *, name: str | None = None, metrics_port: int | None 
     """Run a dispatcher in this process until SIGINT or SIGTERM."""
     from prometheus_client import start_http_server
 
-    from hub.metrics import scrape_registry
-    from hub.subscriptions.dispatcher import Dispatcher
+    from hub.core.metrics import scrape_registry
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
@@ -122,9 +128,12 @@ def run_worker(app: Flask, *, name: str | None = None, metrics_port: int | None 
         signal.signal(signum, lambda *_: stop.set())
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=scrape_registry(app))
+    housekeeper = Housekeeper(app)
+    housekeeper.start()
     dispatcher = Dispatcher(app, name=name)
     dispatcher.start()
     logger.info("Dispatcher %s running", dispatcher.owner)
     stop.wait()
     logger.info("Stopping: finishing deliveries in flight")
     dispatcher.stop()
+    housekeeper.stop()

@@ -37,6 +37,8 @@ PROVINCE_PREFIXES = frozenset(
     | {"53", "54", "61", "62", "63", "64", "65", "71", "81", "82"}
 )
 DIVISION_PATTERN = re.compile(r"^[0-9]{6}\Z")
+# The id of a department on the hub, as an administrator creates it (``ndrc``, ``land``).
+DEPARTMENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,63}\Z")
 PROJECT_CODE_PATTERN = re.compile(
     r"^(?P<year>[0-9]{2})(?P<month>[0-9]{2})-(?P<division>[0-9]{6})-(?P<department>[0-9]{2})"
     r"-(?P<type>[0-9]{2})-(?P<serial>[0-9A-Z]{6})\Z"
@@ -93,6 +95,25 @@ class DivisionCode(fields.String):
         if errors:
             raise ma.ValidationError(errors)
         return code
+
+
+class DepartmentId(fields.String):
+    """The id of a department on the hub: lower-case letters, digits, ``_`` and ``-``.
+
+    Only the shape is checked here; whether the department exists is the hub's check, for the
+    fields a record type names in ``RecordType.department_fields``.
+    """
+
+    default_error_messages = {
+        "department": "Must be a department id: a lower-case letter, then 1 to 63 lower-case "
+        "letters, digits, '_' or '-'."
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        department = super()._deserialize(value, attr, data, **kwargs)
+        if not DEPARTMENT_ID_PATTERN.match(department):
+            raise self.make_error("department")
+        return department
 
 
 class DecimalNumber(fields.Field):  # type: ignore[type-arg]
@@ -217,7 +238,14 @@ ComputeFn = Callable[[Mapping[str, Any], date], dict[str, Any]]
 
 @dataclass(frozen=True)
 class RecordType:
-    """Everything the hub knows about one record type."""
+    """Everything the hub knows about one record type.
+
+    ``department_fields`` names the top-level fields whose values must be ids of existing
+    departments (a coordination item's ``raised_by`` and ``assigned_to``). A schema cannot
+    check that, having no database: the hub checks it on every write path, against the
+    departments it knows, with :meth:`department_ids`. A field may hold one id or a list of
+    ids (each element counts); absent and null fields name none.
+    """
 
     name: str
     key_field: str
@@ -225,6 +253,12 @@ class RecordType:
     description: str
     version: int = 1
     compute: ComputeFn | None = field(default=None, compare=False)
+    department_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.department_fields if name not in self._schema.fields]
+        if unknown:
+            raise ValueError(f"department_fields of {self.name!r} are not fields: {unknown}")
 
     @cached_property
     def _schema(self) -> RecordSchema:
@@ -255,6 +289,22 @@ class RecordType:
     def protected_fields(self) -> frozenset[str]:
         """The ``conditional`` and ``restricted`` fields: those not every reader sees."""
         return self.fields_of_class("conditional") | self.fields_of_class("restricted")
+
+    def department_ids(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The department ids ``data`` names in each of ``department_fields``, in order.
+
+        For the hub's existence check: every id listed must be an existing department, and a
+        missing one is reported under its field (``{"assigned_to": ["fgw"]}`` → the error
+        ``assigned_to``). Fields naming no department are left out.
+        """
+        named: dict[str, list[str]] = {}
+        for name in self.department_fields:
+            value = data.get(name)
+            values = value if isinstance(value, list) else [value]
+            ids = [item for item in values if isinstance(item, str)]
+            if ids:
+                named[name] = ids
+        return named
 
     def canonical(self, data: Any, key: str) -> dict[str, Any]:
         """Validate a record body for ``key`` and return its canonical stored form.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from schemas.base import IsoDate, ProjectCode, RecordSchema, RecordType, one_of, sharing
+from schemas.workdays import WorkCalendar
 
 ITEMS = (
     "land_pre_review",
@@ -23,6 +24,8 @@ ITEMS = (
 )
 STATUSES = ("not_started", "submitted", "accepted", "approved", "rejected", "withdrawn")
 PENDING_STATUSES = frozenset({"submitted", "accepted"})
+# The national calendar without a city's extras, until the hub passes the configured one.
+DEFAULT_CALENDAR = WorkCalendar()
 
 
 class PermitSchema(RecordSchema):
@@ -40,14 +43,20 @@ class PermitSchema(RecordSchema):
         allow_none=True,
         strict=True,
         validate=validate.Range(min=1, max=3650),
-        metadata={"description": "Statutory time limit in days, counted from submitted_at."},
+        metadata={
+            "description": "Statutory time limit in working days (national holiday calendar "
+            "with its make-up working days), counted from the day after submitted_at."
+        },
     )
     applicant_contact = fields.String(
         allow_none=True, validate=validate.Length(1, 200), metadata=sharing("conditional")
     )
     overdue = fields.Boolean(
         dump_only=True,
-        metadata={"description": "Computed: still pending after statutory_days from submitted_at."},
+        metadata={
+            "description": "Computed: still pending after the statutory working days from "
+            "submitted_at have run out."
+        },
     )
 
     @ma.validates_schema
@@ -68,16 +77,35 @@ class PermitSchema(RecordSchema):
             raise ma.ValidationError(errors)
 
 
-def compute_overdue(data: Mapping[str, Any], today: date) -> dict[str, Any]:
-    """A permit is overdue while pending past its statutory days from submission."""
+def statutory_deadline(
+    data: Mapping[str, Any],
+    calendar: WorkCalendar = DEFAULT_CALENDAR,
+    *,
+    unknown_years: set[int] | None = None,
+) -> date | None:
+    """The day a permit's statutory working days run out, if it has submitted_at and a limit.
+
+    The limit counts working days from the day after ``submitted_at``; the permit may be
+    decided on the deadline itself and is late from the next day.
+    """
     submitted, days = data.get("submitted_at"), data.get("statutory_days")
-    overdue = bool(
-        data.get("status") in PENDING_STATUSES
-        and submitted
-        and days
-        and date.fromisoformat(submitted) + timedelta(days=days) < today
-    )
-    return {"overdue": overdue}
+    if not submitted or not days:
+        return None
+    return calendar.add_workdays(date.fromisoformat(submitted), days, unknown_years=unknown_years)
+
+
+def compute_overdue(
+    data: Mapping[str, Any],
+    today: date,
+    calendar: WorkCalendar = DEFAULT_CALENDAR,
+    *,
+    unknown_years: set[int] | None = None,
+) -> dict[str, Any]:
+    """A permit is overdue while pending after its statutory working days have run out."""
+    if data.get("status") not in PENDING_STATUSES:
+        return {"overdue": False}
+    deadline = statutory_deadline(data, calendar, unknown_years=unknown_years)
+    return {"overdue": deadline is not None and deadline < today}
 
 
 RECORD_TYPE = RecordType(

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from schemas.base import (
+    DepartmentId,
     DivisionCode,
     IsoDate,
     Money,
@@ -21,6 +22,9 @@ from schemas.base import (
 CATEGORIES = ("infrastructure", "industry", "culture_tourism", "public_service", "other")
 STAGES = ("reserve", "preliminary", "construction", "completed", "suspended")
 MILESTONE_STATUSES = ("pending", "done", "delayed")
+# what a milestone marks, where supervision needs to know: land must be ready for the start
+MILESTONE_KINDS = ("construction_start", "completion", "other")
+TASK_FORCE_ROLES = ("lead", "member", "liaison")
 
 
 class LeaderSchema(RecordSchema):
@@ -37,11 +41,24 @@ class MilestoneSchema(RecordSchema):
     planned_date = IsoDate(required=True)
     actual_date = IsoDate(allow_none=True)
     status = fields.String(required=True, validate=one_of(MILESTONE_STATUSES))
+    kind = fields.String(
+        allow_none=True,
+        validate=one_of(MILESTONE_KINDS),
+        metadata={"description": "What the node marks; construction_start is 开工."},
+    )
 
     @ma.validates_schema
     def _done_has_actual_date(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("status") == "done" and not data.get("actual_date"):
             raise ma.ValidationError("A done milestone needs its actual_date.", "actual_date")
+
+
+class TaskForceMemberSchema(RecordSchema):
+    """A member of the project's task force (专班) and the department they come from."""
+
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    department = DepartmentId(required=True, metadata={"description": "A department id."})
+    role = fields.String(required=True, validate=one_of(TASK_FORCE_ROLES))
 
 
 class ContactSchema(RecordSchema):
@@ -72,6 +89,12 @@ class ProjectSchema(RecordSchema):
     milestones = fields.List(
         fields.Nested(MilestoneSchema), allow_none=True, validate=validate.Length(max=200)
     )
+    task_force = fields.List(
+        fields.Nested(TaskForceMemberSchema),
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "The project's task force (专班): lead, members, liaisons."},
+    )
     contacts = fields.List(
         fields.Nested(ContactSchema),
         allow_none=True,
@@ -91,5 +114,5 @@ RECORD_TYPE = RecordType(
     name="project",
     key_field="project_code",
     schema=ProjectSchema,
-    description="Project master record: code, stage, investment, leader, milestones.",
+    description=("Project master record: code, stage, investment, leader, task force, milestones."),
 )

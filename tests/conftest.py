@@ -23,16 +23,17 @@ from sqlalchemy.engine import make_url
 
 from connectors.simulators import ServedApp
 from hub import create_app
-from hub.audit.service import GENESIS_HASH
+from hub.audit.chain import GENESIS_HASH
 from hub.auth import service as auth
 from hub.cli import main
-from hub.db import Base, build_engine, normalise_database_url
+from hub.core.db import Base, build_engine, normalise_database_url
+from hub.core.extensions import db
+from hub.core.migrate import upgrade
 from hub.events import notify
-from hub.extensions import db
-from hub.migrate import upgrade
-from tests.factories import PROJECT_CODE, PROJECTS, project_data
+from tests.factories import OPERATOR, PROJECT_CODE, PROJECTS, project_data
 from tests.live import Outage
 from tests.receiver import Receiver
+from tests.type_helpers import KEYS
 
 TEST_SECRET = "test-secret-key-" + "x" * 32
 STANDARD_DEPARTMENTS = {
@@ -159,7 +160,9 @@ def make_department(app: Flask) -> Callable[..., str]:
 
     def make(department_id: str, publishes: list[str] | None = None, name: str = "") -> str:
         with app.app_context(), db.unit_of_work() as session:
-            auth.add_department(session, department_id, name or department_id, publishes or [])
+            auth.add_department(
+                session, OPERATOR, department_id, name or department_id, publishes or []
+            )
         return department_id
 
     return make
@@ -171,7 +174,9 @@ def make_key(app: Flask) -> Callable[..., str]:
 
     def make(department_id: str, scopes: list[str] | None = None, **options: Any) -> str:
         with app.app_context(), db.unit_of_work() as session:
-            _, secret = auth.create_key(session, department_id, scopes or READ_WRITE, **options)
+            _, secret = auth.create_key(
+                session, OPERATOR, department_id, scopes or READ_WRITE, **options
+            )
         return secret
 
     return make
@@ -192,7 +197,7 @@ def token_for(client: FlaskClient, make_key: Callable[..., str]) -> Callable[...
 
 @pytest.fixture
 def departments(make_department: Callable[..., str]) -> dict[str, list[str]]:
-    """The four departments of the design, plus ``audit``, which publishes nothing."""
+    """The four standard departments, plus ``audit``, which publishes nothing."""
     for department_id, publishes in STANDARD_DEPARTMENTS.items():
         make_department(department_id, publishes)
     return STANDARD_DEPARTMENTS
@@ -241,6 +246,16 @@ def publish(client: FlaskClient, headers: Callable[..., dict[str, str]]) -> Call
 
 
 @pytest.fixture
+def put(publish: Callable[..., Any]) -> Callable[..., Any]:
+    """PUT a body of a type at its usual key (or ``key``) as its owning department."""
+
+    def send(type_name: str, data: Any, key: str | None = None) -> Any:
+        return publish(type_name, key or KEYS[type_name], data)
+
+    return send
+
+
+@pytest.fixture
 def project(publish: Callable[..., Any]) -> str:
     """A published project; returns its code."""
     response = publish("project", PROJECT_CODE, project_data())
@@ -275,7 +290,7 @@ class Run:
 
 
 @pytest.fixture
-def hub(
+def hub_cli(
     app: Flask, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Run]:
     """Run ``hub ARGS...`` through the console script's entry point, against the test app."""

@@ -1,4 +1,4 @@
-"""The administration API (§4 Administration): departments and the access-key lifecycle.
+"""The administration API: departments and the access-key lifecycle.
 
 Every change an administrator makes applies from the very next request of the department or
 key concerned, with the tokens it already holds: rights and key state are read per request.
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from hub.db import utcnow
+from hub.core.db import utcnow
 from tests.factories import parcel_data
 
 API = "/api/v1"

@@ -22,12 +22,12 @@ from flask.testing import FlaskClient
 
 import hub
 from hub import create_app
-from hub.config import DEFAULTS, ConfigError, ensure_instance_secret, load_settings
-from hub.db import build_engine
-from hub.extensions import db
-from hub.migrate import head_revision, upgrade
+from hub.core.config import DEFAULTS, ConfigError, ensure_instance_secret, load_settings
+from hub.core.db import build_engine
+from hub.core.extensions import db
+from hub.core.migrate import head_revision, upgrade
 from tests.conftest import READ_WRITE, TEST_SECRET
-from tests.factories import PROJECT_CODE, project_data
+from tests.factories import OPERATOR, PROJECT_CODE, project_data
 
 SECRET = "a-secret-of-at-least-thirty-two-characters"
 SERVER_URL = "postgresql://hub@db.example/hub"
@@ -491,8 +491,8 @@ def _bearer(application: Flask, department: str, publishes: list[str]) -> dict[s
     from hub.auth import service as auth
 
     with application.app_context(), db.unit_of_work() as session:
-        auth.add_department(session, department, department, publishes)
-        _, secret = auth.create_key(session, department, READ_WRITE)
+        auth.add_department(session, OPERATOR, department, department, publishes)
+        _, secret = auth.create_key(session, OPERATOR, department, READ_WRITE)
     response = application.test_client().post(
         "/api/v1/auth/token", headers={"Authorization": f"Bearer {secret}"}
     )

@@ -1,4 +1,4 @@
-"""The audit log (issue 3 §5): what is recorded, the hash chain, ``hub audit verify``, the API."""
+"""The audit log: what is recorded, the hash chain, ``hub audit verify``, the API."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
 from hub import create_app
-from hub.audit import service
+from hub.audit import chain as audit_chain
+from hub.audit import entries as audit_entries
 from hub.audit.models import AuditEntry
-from hub.extensions import db
+from hub.core.extensions import db
 from tests.conftest import Run
 from tests.factories import PROJECT_CODE, parcel_data
 
@@ -236,7 +237,7 @@ def test_a_read_that_cannot_be_recorded_is_refused(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("INSERT INTO audit_log", {}, Exception("disk full"))
 
-    monkeypatch.setattr(service, "record", broken)
+    monkeypatch.setattr(audit_entries, "record", broken)
     response = client.get("/api/v1/records/land_parcel/P-1", headers=land)
     assert response.status_code == 503
     assert "Metro Group" not in response.get_data(as_text=True)
@@ -254,32 +255,32 @@ def test_sealing_chains_every_entry_in_order(
         )
     chain = entries(app)
     assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
-    previous = service.GENESIS_HASH
+    previous = audit_chain.GENESIS_HASH
     for entry in chain:
         assert entry.seq is not None
         assert entry.prev_hash == previous
-        assert entry.hash == service.entry_hash(entry, entry.seq, previous)
+        assert entry.hash == audit_chain.entry_hash(entry, entry.seq, previous)
         previous = entry.hash
 
 
 def test_entries_wait_for_the_next_round_between_rounds(
-    app: Flask, client: FlaskClient, headers: Headers, project: str, hub: Callable[..., Run]
+    app: Flask, client: FlaskClient, headers: Headers, project: str, hub_cli: Callable[..., Run]
 ) -> None:
     app.config["AUDIT_SEAL_INTERVAL"] = 3600.0
     client.put("/api/v1/records/land_parcel/Q-1", json=parcel_data(), headers=headers("land"))
     assert entries(app)[-1].seq is None
     unsealed = sum(1 for e in entries(app) if e.seq is None)
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     assert run.exit_code == 0
     assert f"{unsealed} not sealed yet" in run.stdout
-    assert hub("audit", "seal").exit_code == 0
+    assert hub_cli("audit", "seal").exit_code == 0
     assert entries(app)[-1].seq == len(entries(app))
 
 
 def test_verify_passes_on_an_untouched_chain(
-    app: Flask, client: FlaskClient, headers: Headers, parcel: str, hub: Callable[..., Run]
+    app: Flask, client: FlaskClient, headers: Headers, parcel: str, hub_cli: Callable[..., Run]
 ) -> None:
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     count = len(entries(app))
     assert run.exit_code == 0, run.stderr
     assert f"Audit chain intact: {count} entries" in run.stdout
@@ -299,60 +300,60 @@ def chain(app: Flask, client: FlaskClient, headers: Headers, project: str) -> li
 
 
 def test_verify_names_an_altered_entry(
-    app: Flask, chain: list[AuditEntry], hub: Callable[..., Run]
+    app: Flask, chain: list[AuditEntry], hub_cli: Callable[..., Run]
 ) -> None:
     victim = chain[5]
     tamper(
         app,
         update(AuditEntry).where(AuditEntry.id == victim.id).values(department_id="finance"),
     )
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     assert run.exit_code == 1
     assert f"BROKEN at entry {victim.seq} (row id {victim.id})" in run.stderr
     assert "content does not match" in run.stderr
 
 
 def test_verify_names_an_altered_outcome_even_with_its_hash_recomputed(
-    app: Flask, chain: list[AuditEntry], hub: Callable[..., Run]
+    app: Flask, chain: list[AuditEntry], hub_cli: Callable[..., Run]
 ) -> None:
     # The intruder recomputes the altered row's own hash; the next entry's link then breaks.
     victim = chain[5]
     assert victim.seq is not None
     assert victim.prev_hash is not None
     victim.outcome = 403
-    forged_hash = service.entry_hash(victim, victim.seq, victim.prev_hash)
+    forged_hash = audit_chain.entry_hash(victim, victim.seq, victim.prev_hash)
     tamper(
         app,
         update(AuditEntry).where(AuditEntry.id == victim.id).values(outcome=403, hash=forged_hash),
     )
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     assert run.exit_code == 1
     assert f"BROKEN at entry {chain[6].seq}" in run.stderr
     assert "does not link" in run.stderr
 
 
 def test_verify_names_a_removed_entry(
-    app: Flask, chain: list[AuditEntry], hub: Callable[..., Run]
+    app: Flask, chain: list[AuditEntry], hub_cli: Callable[..., Run]
 ) -> None:
     tamper(app, delete(AuditEntry).where(AuditEntry.id == chain[4].id))
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     assert run.exit_code == 1
     assert f"BROKEN at entry {chain[5].seq}" in run.stderr
     assert f"entries {chain[4].seq}..{chain[4].seq} are missing" in run.stderr
 
 
 def test_verify_notices_the_newest_entry_removed(
-    app: Flask, chain: list[AuditEntry], hub: Callable[..., Run]
+    app: Flask, chain: list[AuditEntry], hub_cli: Callable[..., Run]
 ) -> None:
     tamper(app, delete(AuditEntry).where(AuditEntry.id == chain[-1].id))
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     assert run.exit_code == 1
     assert f"BROKEN at entry {chain[-1].seq}" in run.stderr
     assert "the head names" in run.stderr
 
 
 def test_verify_names_an_inserted_entry(
-    app: Flask, chain: list[AuditEntry], hub: Callable[..., Run]
+    app: Flask, chain: list[AuditEntry], hub_cli: Callable[..., Run]
 ) -> None:
     # Make room after entry 3 and insert a well-formed entry that links to it.
     after = chain[2]
@@ -382,10 +383,10 @@ def test_verify_names_an_inserted_entry(
     )
     seq = after.seq + 1
     forged.seq, forged.prev_hash = seq, after.hash
-    forged.hash = service.entry_hash(forged, seq, after.hash)
+    forged.hash = audit_chain.entry_hash(forged, seq, after.hash)
     with app.app_context(), db.unit_of_work() as session:
         session.add(forged)
-    run = hub("audit", "verify")
+    run = hub_cli("audit", "verify")
     assert run.exit_code == 1
     assert f"BROKEN at entry {seq + 1} (row id {chain[3].id})" in run.stderr
 

@@ -1,4 +1,4 @@
-"""The ``hub`` command line (§5): departments, access keys, ``hub init`` and configuration errors.
+"""The ``hub`` command line: departments, access keys, ``hub init`` and configuration errors.
 
 Most tests run the console script's entry point, ``hub.cli.main``, in this process against the
 test app (its app factory swapped for the test app), so they see exactly what a user sees:
@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from hub import create_app
 from hub.audit.models import AuditEntry
-from hub.extensions import db
+from hub.core.extensions import db
 from tests.conftest import Run
 from tests.factories import PROJECT_CODE, parcel_data, project_data
 
@@ -37,9 +37,11 @@ DEMO_DEPARTMENTS = {"ndrc", "land", "finance", "approval"}
 
 
 @pytest.fixture
-def land(hub: Callable[..., Run]) -> str:
+def land(hub_cli: Callable[..., Run]) -> str:
     """The land department, added through the CLI."""
-    run = hub("departments", "add", "land", "--name", "Land Bureau", "--publishes", "land_parcel")
+    run = hub_cli(
+        "departments", "add", "land", "--name", "Land Bureau", "--publishes", "land_parcel"
+    )
     assert run.exit_code == 0, run.stderr
     return "land"
 
@@ -51,10 +53,12 @@ def exchange(client: FlaskClient, secret: str) -> Any:
 # Departments
 
 
-def test_an_added_department_is_listed(hub: Callable[..., Run]) -> None:
-    added = hub("departments", "add", "land", "--name", "Land Bureau", "--publishes", "land_parcel")
+def test_an_added_department_is_listed(hub_cli: Callable[..., Run]) -> None:
+    added = hub_cli(
+        "departments", "add", "land", "--name", "Land Bureau", "--publishes", "land_parcel"
+    )
     assert added.exit_code == 0, added.stderr
-    listed = hub("departments", "list")
+    listed = hub_cli("departments", "list")
     assert listed.exit_code == 0, listed.stderr
     [line] = listed.stdout.splitlines()
     assert line.split("\t")[0] == "land"
@@ -62,8 +66,8 @@ def test_an_added_department_is_listed(hub: Callable[..., Run]) -> None:
     assert "land_parcel" in line
 
 
-def test_a_department_may_be_allowed_several_types(hub: Callable[..., Run]) -> None:
-    run = hub(
+def test_a_department_may_be_allowed_several_types(hub_cli: Callable[..., Run]) -> None:
+    run = hub_cli(
         "departments",
         "add",
         "approval",
@@ -75,46 +79,48 @@ def test_a_department_may_be_allowed_several_types(hub: Callable[..., Run]) -> N
         "land_parcel",
     )
     assert run.exit_code == 0, run.stderr
-    [line] = hub("departments", "list").stdout.splitlines()
+    [line] = hub_cli("departments", "list").stdout.splitlines()
     assert "permit" in line
     assert "land_parcel" in line
 
 
 def test_adding_a_department_twice_fails_with_a_clear_message(
-    hub: Callable[..., Run], land: str
+    hub_cli: Callable[..., Run], land: str
 ) -> None:
-    again = hub("departments", "add", "land", "--name", "Other", "--publishes", "permit")
+    again = hub_cli("departments", "add", "land", "--name", "Other", "--publishes", "permit")
     assert again.exit_code != 0
     assert "land" in again.stderr
     assert "already exists" in again.stderr
     assert "Traceback" not in again.stderr
-    [line] = hub("departments", "list").stdout.splitlines()
+    [line] = hub_cli("departments", "list").stdout.splitlines()
     assert "Land Bureau" in line
 
 
-def test_an_unknown_record_type_in_publishes_is_refused(hub: Callable[..., Run]) -> None:
-    run = hub("departments", "add", "land", "--name", "Land", "--publishes", "no_such_type")
+def test_an_unknown_record_type_in_publishes_is_refused(hub_cli: Callable[..., Run]) -> None:
+    run = hub_cli("departments", "add", "land", "--name", "Land", "--publishes", "no_such_type")
     assert run.exit_code != 0
     assert "no_such_type" in run.stderr
     assert "Traceback" not in run.stderr
-    assert hub("departments", "list").stdout == ""
+    assert hub_cli("departments", "list").stdout == ""
 
 
 @pytest.mark.parametrize("department_id", ["Land", "1land", "land bureau", "x"])
-def test_an_invalid_department_id_is_refused(hub: Callable[..., Run], department_id: str) -> None:
-    run = hub("departments", "add", department_id, "--name", "Land")
+def test_an_invalid_department_id_is_refused(
+    hub_cli: Callable[..., Run], department_id: str
+) -> None:
+    run = hub_cli("departments", "add", department_id, "--name", "Land")
     assert run.exit_code != 0
     assert "department id" in run.stderr.lower()
-    assert hub("departments", "list").stdout == ""
+    assert hub_cli("departments", "list").stdout == ""
 
 
 # Access keys
 
 
 def test_keys_create_prints_the_secret_alone_and_it_works(
-    hub: Callable[..., Run], client: FlaskClient, land: str
+    hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    run = hub(
+    run = hub_cli(
         "keys",
         "create",
         "--department",
@@ -141,11 +147,11 @@ def test_keys_create_prints_the_secret_alone_and_it_works(
 
 
 def test_keys_list_shows_ids_and_scopes_but_never_secrets(
-    hub: Callable[..., Run], client: FlaskClient, land: str
+    hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
     secrets = []
     for name in ("sync", "reader"):
-        run = hub(
+        run = hub_cli(
             "keys",
             "create",
             "--department",
@@ -166,7 +172,7 @@ def test_keys_list_shows_ids_and_scopes_but_never_secrets(
         for s in secrets
     ]
 
-    listed = hub("keys", "list")
+    listed = hub_cli("keys", "list")
     assert listed.exit_code == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert len(lines) == 2
@@ -181,12 +187,14 @@ def test_keys_list_shows_ids_and_scopes_but_never_secrets(
         assert random_part not in listed.stdout + listed.stderr
 
 
-def test_keys_list_can_be_narrowed_to_one_department(hub: Callable[..., Run], land: str) -> None:
-    assert hub("departments", "add", "finance", "--name", "Finance").exit_code == 0
+def test_keys_list_can_be_narrowed_to_one_department(
+    hub_cli: Callable[..., Run], land: str
+) -> None:
+    assert hub_cli("departments", "add", "finance", "--name", "Finance").exit_code == 0
     for department in ("land", "finance"):
-        run = hub("keys", "create", "--department", department, "--scope", "records:read")
+        run = hub_cli("keys", "create", "--department", department, "--scope", "records:read")
         assert run.exit_code == 0, run.stderr
-    listed = hub("keys", "list", "--department", "finance")
+    listed = hub_cli("keys", "list", "--department", "finance")
     assert listed.exit_code == 0, listed.stderr
     [line] = listed.stdout.splitlines()
     assert "finance" in line
@@ -194,43 +202,43 @@ def test_keys_list_can_be_narrowed_to_one_department(hub: Callable[..., Run], la
 
 
 def test_keys_revoke_stops_the_key_and_its_tokens_at_once(
-    hub: Callable[..., Run], client: FlaskClient, land: str
+    hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    run = hub("keys", "create", "--department", "land", "--scope", "records:read")
+    run = hub_cli("keys", "create", "--department", "land", "--scope", "records:read")
     secret = run.stdout.strip()
     token = exchange(client, secret).json["access_token"]
     key_id = jwt.decode(token, options={"verify_signature": False})["sub"]
     bearer = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/records/land_parcel", headers=bearer).status_code == 200
 
-    revoked = hub("keys", "revoke", key_id)
+    revoked = hub_cli("keys", "revoke", key_id)
     assert revoked.exit_code == 0, revoked.stderr
 
     after = client.get("/api/v1/records/land_parcel", headers=bearer)
     assert after.status_code == 401
     assert after.mimetype == "application/problem+json"
     assert exchange(client, secret).status_code == 401
-    [line] = hub("keys", "list").stdout.splitlines()
+    [line] = hub_cli("keys", "list").stdout.splitlines()
     assert key_id in line
     assert "revoked" in line
 
 
-def test_revoking_an_unknown_key_fails(hub: Callable[..., Run], land: str) -> None:
-    run = hub("keys", "revoke", "000000000000")
+def test_revoking_an_unknown_key_fails(hub_cli: Callable[..., Run], land: str) -> None:
+    run = hub_cli("keys", "revoke", "000000000000")
     assert run.exit_code != 0
     assert "000000000000" in run.stderr
     assert "Traceback" not in run.stderr
 
 
 def test_a_key_may_expire_after_a_number_of_days(
-    hub: Callable[..., Run], client: FlaskClient, land: str
+    hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    run = hub(
+    run = hub_cli(
         "keys", "create", "--department", "land", "--scope", "records:read", "--expires-in", "30"
     )
     assert run.exit_code == 0, run.stderr
     assert exchange(client, run.stdout.strip()).status_code == 200
-    [line] = hub("keys", "list").stdout.splitlines()
+    [line] = hub_cli("keys", "list").stdout.splitlines()
     assert "never" not in line
 
 
@@ -251,16 +259,16 @@ def test_a_key_may_expire_after_a_number_of_days(
     ],
 )
 def test_keys_create_refuses_bad_options(
-    hub: Callable[..., Run], land: str, options: list[str], named: str
+    hub_cli: Callable[..., Run], land: str, options: list[str], named: str
 ) -> None:
     if "--department" not in options:
         options = ["--department", "land", *options]
-    run = hub("keys", "create", *options)
+    run = hub_cli("keys", "create", *options)
     assert run.exit_code != 0
     assert named in run.stderr
     assert "Traceback" not in run.stderr
     assert "hubk_" not in run.stdout
-    assert hub("keys", "list").stdout == ""
+    assert hub_cli("keys", "list").stdout == ""
 
 
 # Changing departments and keys, and the audit entries of every change
@@ -275,19 +283,20 @@ def audit_entries(app: Flask, action: str | None = None) -> list[AuditEntry]:
         return list(db.session.scalars(query))
 
 
-def assert_cli_entry(entry: AuditEntry, action: str, target: str) -> None:
-    """Assert an audit entry of a successful CLI change."""
+def assert_cli_entry(entry: AuditEntry, action: str, target: str, outcome: int = 200) -> None:
+    """Assert an audit entry of a successful CLI change (201: it created something, as the
+    same action over HTTP records)."""
     assert entry.action == action
     assert entry.target == target
-    assert entry.outcome == 200
+    assert entry.outcome == outcome
     assert entry.actor.startswith("cli:")
     assert entry.department_id is None
     assert entry.key_id is None
 
 
-def create_key(hub: Callable[..., Run], department: str = "land", *options: str) -> str:
+def create_key(hub_cli: Callable[..., Run], department: str = "land", *options: str) -> str:
     """Create a records:read key through the CLI; returns its secret."""
-    run = hub("keys", "create", "--department", department, "--scope", "records:read", *options)
+    run = hub_cli("keys", "create", "--department", department, "--scope", "records:read", *options)
     assert run.exit_code == 0, run.stderr
     return run.stdout.strip()
 
@@ -306,21 +315,21 @@ def read_status(client: FlaskClient, bearer: dict[str, str]) -> int:
     return client.get("/api/v1/records/land_parcel", headers=bearer).status_code
 
 
-def key_line(hub: Callable[..., Run], key_id: str) -> str:
-    [line] = [line for line in hub("keys", "list").stdout.splitlines() if key_id in line]
+def key_line(hub_cli: Callable[..., Run], key_id: str) -> str:
+    [line] = [line for line in hub_cli("keys", "list").stdout.splitlines() if key_id in line]
     return line
 
 
 def test_adding_a_department_is_audited(app: Flask, land: str) -> None:
     [entry] = audit_entries(app, "department.create")
-    assert_cli_entry(entry, "department.create", "department/land")
+    assert_cli_entry(entry, "department.create", "department/land", 201)
     assert entry.details == {"name": "Land Bureau", "publishes": ["land_parcel"]}
 
 
 def test_departments_update_renames_and_replaces_the_types_and_is_audited(
-    app: Flask, hub: Callable[..., Run], land: str
+    app: Flask, hub_cli: Callable[..., Run], land: str
 ) -> None:
-    run = hub(
+    run = hub_cli(
         "departments",
         "update",
         "land",
@@ -332,7 +341,7 @@ def test_departments_update_renames_and_replaces_the_types_and_is_audited(
         "land_parcel",
     )
     assert run.exit_code == 0, run.stderr
-    [line] = hub("departments", "list").stdout.splitlines()
+    [line] = hub_cli("departments", "list").stdout.splitlines()
     assert line.split("\t") == ["land", "active", "land_parcel,permit", "Land and Resources"]
     [entry] = audit_entries(app, "department.update")
     assert_cli_entry(entry, "department.update", "department/land")
@@ -340,25 +349,26 @@ def test_departments_update_renames_and_replaces_the_types_and_is_audited(
 
 
 def test_departments_update_no_publishes_takes_every_type_away(
-    app: Flask, hub: Callable[..., Run], land: str
+    app: Flask, hub_cli: Callable[..., Run], land: str
 ) -> None:
-    run = hub("departments", "update", "land", "--no-publishes")
+    run = hub_cli("departments", "update", "land", "--no-publishes")
     assert run.exit_code == 0, run.stderr
-    [line] = hub("departments", "list").stdout.splitlines()
+    [line] = hub_cli("departments", "list").stdout.splitlines()
     assert line.split("\t")[:3] == ["land", "active", "-"]
     [entry] = audit_entries(app, "department.update")
     assert entry.details == {"publishes": []}
 
 
 def test_taking_a_type_away_refuses_the_next_put_with_the_existing_token(
-    hub: Callable[..., Run], client: FlaskClient, land: str
+    hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    secret = create_key(hub, "land", "--scope", "records:write")
+    secret = create_key(hub_cli, "land", "--scope", "records:write")
     bearer = bearer_of(client, secret)
     assert (
-        hub("departments", "add", "ndrc", "--name", "NDRC", "--publishes", "project").exit_code == 0
+        hub_cli("departments", "add", "ndrc", "--name", "NDRC", "--publishes", "project").exit_code
+        == 0
     )
-    ndrc = bearer_of(client, create_key(hub, "ndrc", "--scope", "records:write"))
+    ndrc = bearer_of(client, create_key(hub_cli, "ndrc", "--scope", "records:write"))
     url = "/api/v1/records"
     assert (
         client.put(f"{url}/project/{PROJECT_CODE}", json=project_data(), headers=ndrc).status_code
@@ -368,7 +378,7 @@ def test_taking_a_type_away_refuses_the_next_put_with_the_existing_token(
         client.put(f"{url}/land_parcel/L-1", json=parcel_data(), headers=bearer).status_code == 201
     )
 
-    assert hub("departments", "update", "land", "--no-publishes").exit_code == 0
+    assert hub_cli("departments", "update", "land", "--no-publishes").exit_code == 0
     refused = client.put(f"{url}/land_parcel/L-1", json=parcel_data(area_mu=1), headers=bearer)
     assert refused.status_code == 403
     assert refused.mimetype == "application/problem+json"
@@ -383,23 +393,23 @@ def test_taking_a_type_away_refuses_the_next_put_with_the_existing_token(
     ],
 )
 def test_departments_update_refuses_bad_options_and_changes_nothing(
-    app: Flask, hub: Callable[..., Run], land: str, options: list[str], named: str
+    app: Flask, hub_cli: Callable[..., Run], land: str, options: list[str], named: str
 ) -> None:
-    before = hub("departments", "list").stdout
-    run = hub("departments", "update", "land", *options)
+    before = hub_cli("departments", "list").stdout
+    run = hub_cli("departments", "update", "land", *options)
     assert run.exit_code != 0
     assert named in run.stderr
     assert "Traceback" not in run.stderr
-    assert hub("departments", "list").stdout == before
+    assert hub_cli("departments", "list").stdout == before
     assert audit_entries(app, "department.update") == []
 
 
 @pytest.mark.parametrize("command", ["update", "disable", "enable"])
 def test_changing_an_unknown_department_fails_naming_it(
-    app: Flask, hub: Callable[..., Run], command: str
+    app: Flask, hub_cli: Callable[..., Run], command: str
 ) -> None:
     options = ["--name", "Water"] if command == "update" else []
-    run = hub("departments", command, "water", *options)
+    run = hub_cli("departments", command, "water", *options)
     assert run.exit_code != 0
     assert "water" in run.stderr
     assert "Traceback" not in run.stderr
@@ -407,23 +417,23 @@ def test_changing_an_unknown_department_fails_naming_it(
 
 
 def test_disabling_a_department_refuses_its_tokens_until_it_is_enabled(
-    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+    app: Flask, hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    secret = create_key(hub)
+    secret = create_key(hub_cli)
     bearer = bearer_of(client, secret)
     assert read_status(client, bearer) == 200
 
-    disabled = hub("departments", "disable", "land")
+    disabled = hub_cli("departments", "disable", "land")
     assert disabled.exit_code == 0, disabled.stderr
     assert read_status(client, bearer) == 401
     assert exchange(client, secret).status_code == 401
-    assert hub("departments", "list").stdout.split("\t")[1] == "disabled"
-    assert "\tdisabled\t" in key_line(hub, key_id_of(secret))
+    assert hub_cli("departments", "list").stdout.split("\t")[1] == "disabled"
+    assert "\tdisabled\t" in key_line(hub_cli, key_id_of(secret))
 
-    enabled = hub("departments", "enable", "land")
+    enabled = hub_cli("departments", "enable", "land")
     assert enabled.exit_code == 0, enabled.stderr
     assert read_status(client, bearer) == 200
-    assert "\tactive\t" in key_line(hub, key_id_of(secret))
+    assert "\tactive\t" in key_line(hub_cli, key_id_of(secret))
 
     entries = audit_entries(app, "department.update")
     assert [entry.details for entry in entries] == [{"disabled": True}, {"disabled": False}]
@@ -432,11 +442,11 @@ def test_disabling_a_department_refuses_its_tokens_until_it_is_enabled(
 
 
 def test_creating_a_key_is_audited_without_its_secret(
-    app: Flask, hub: Callable[..., Run], land: str
+    app: Flask, hub_cli: Callable[..., Run], land: str
 ) -> None:
-    secret = create_key(hub, "land", "--name", "sync", "--expires-in", "30")
+    secret = create_key(hub_cli, "land", "--name", "sync", "--expires-in", "30")
     [entry] = audit_entries(app, "key.create")
-    assert_cli_entry(entry, "key.create", f"key/{key_id_of(secret)}")
+    assert_cli_entry(entry, "key.create", f"key/{key_id_of(secret)}", 201)
     assert entry.details["department"] == "land"
     assert entry.details["scopes"] == ["records:read"]
     assert entry.details["name"] == "sync"
@@ -445,12 +455,12 @@ def test_creating_a_key_is_audited_without_its_secret(
 
 
 def test_keys_rotate_prints_the_new_secret_alone_and_both_work_during_the_grace(
-    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+    app: Flask, hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    old = create_key(hub)
+    old = create_key(hub_cli)
     old_bearer = bearer_of(client, old)
 
-    run = hub("keys", "rotate", key_id_of(old))
+    run = hub_cli("keys", "rotate", key_id_of(old))
     assert run.exit_code == 0, run.stderr
     [new] = run.stdout.splitlines()
     assert new.startswith(f"hubk_{key_id_of(old)}_")
@@ -460,7 +470,7 @@ def test_keys_rotate_prints_the_new_secret_alone_and_both_work_during_the_grace(
     assert read_status(client, old_bearer) == 200
     assert read_status(client, bearer_of(client, old)) == 200
     assert read_status(client, bearer_of(client, new)) == 200
-    assert "generation 2" in key_line(hub, key_id_of(old))
+    assert "generation 2" in key_line(hub_cli, key_id_of(old))
     [entry] = audit_entries(app, "key.rotate")
     assert_cli_entry(entry, "key.rotate", f"key/{key_id_of(old)}")
     assert entry.details["generation"] == 2
@@ -469,11 +479,11 @@ def test_keys_rotate_prints_the_new_secret_alone_and_both_work_during_the_grace(
 
 
 def test_keys_rotate_with_no_grace_ends_the_old_secret_and_its_tokens_at_once(
-    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+    app: Flask, hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    old = create_key(hub)
+    old = create_key(hub_cli)
     old_bearer = bearer_of(client, old)
-    run = hub("keys", "rotate", key_id_of(old), "--grace", "0")
+    run = hub_cli("keys", "rotate", key_id_of(old), "--grace", "0")
     assert run.exit_code == 0, run.stderr
     new = run.stdout.strip()
 
@@ -494,15 +504,15 @@ def test_keys_rotate_with_no_grace_ends_the_old_secret_and_its_tokens_at_once(
 )
 def test_keys_rotate_refuses_bad_arguments_and_rotates_nothing(
     app: Flask,
-    hub: Callable[..., Run],
+    hub_cli: Callable[..., Run],
     client: FlaskClient,
     land: str,
     arguments: list[str],
     named: str,
 ) -> None:
-    secret = create_key(hub)
+    secret = create_key(hub_cli)
     arguments = [key_id_of(secret) if a == "KEY" else a for a in arguments]
-    run = hub("keys", "rotate", *arguments)
+    run = hub_cli("keys", "rotate", *arguments)
     assert run.exit_code != 0
     assert named in run.stderr
     assert "Traceback" not in run.stderr
@@ -511,40 +521,40 @@ def test_keys_rotate_refuses_bad_arguments_and_rotates_nothing(
     assert audit_entries(app, "key.rotate") == []
 
 
-def test_a_revoked_key_cannot_be_rotated(hub: Callable[..., Run], land: str) -> None:
-    secret = create_key(hub)
-    assert hub("keys", "revoke", key_id_of(secret)).exit_code == 0
-    run = hub("keys", "rotate", key_id_of(secret))
+def test_a_revoked_key_cannot_be_rotated(hub_cli: Callable[..., Run], land: str) -> None:
+    secret = create_key(hub_cli)
+    assert hub_cli("keys", "revoke", key_id_of(secret)).exit_code == 0
+    run = hub_cli("keys", "rotate", key_id_of(secret))
     assert run.exit_code != 0
     assert "revoked" in run.stderr
     assert "hubk_" not in run.stdout
 
 
-def test_revoking_a_key_is_audited(app: Flask, hub: Callable[..., Run], land: str) -> None:
-    secret = create_key(hub)
-    assert hub("keys", "revoke", key_id_of(secret)).exit_code == 0
+def test_revoking_a_key_is_audited(app: Flask, hub_cli: Callable[..., Run], land: str) -> None:
+    secret = create_key(hub_cli)
+    assert hub_cli("keys", "revoke", key_id_of(secret)).exit_code == 0
     [entry] = audit_entries(app, "key.revoke")
     assert_cli_entry(entry, "key.revoke", f"key/{key_id_of(secret)}")
     assert entry.details["revoked_at"] is not None
 
 
 def test_keys_expire_now_refuses_the_key_and_its_tokens_and_never_restores_them(
-    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+    app: Flask, hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    secret = create_key(hub)
+    secret = create_key(hub_cli)
     key_id = key_id_of(secret)
     bearer = bearer_of(client, secret)
 
-    expired = hub("keys", "expire", key_id, "--now")
+    expired = hub_cli("keys", "expire", key_id, "--now")
     assert expired.exit_code == 0, expired.stderr
     assert read_status(client, bearer) == 401
     assert exchange(client, secret).status_code == 401
-    assert "\texpired\t" in key_line(hub, key_id)
+    assert "\texpired\t" in key_line(hub_cli, key_id)
 
-    cleared = hub("keys", "expire", key_id, "--never")
+    cleared = hub_cli("keys", "expire", key_id, "--never")
     assert cleared.exit_code == 0, cleared.stderr
     assert read_status(client, bearer) == 200
-    assert "expires never" in key_line(hub, key_id)
+    assert "expires never" in key_line(hub_cli, key_id)
 
     entries = audit_entries(app, "key.expire")
     assert len(entries) == 2
@@ -555,12 +565,12 @@ def test_keys_expire_now_refuses_the_key_and_its_tokens_and_never_restores_them(
 
 
 def test_keys_expire_at_a_future_moment_keeps_the_key_working_until_then(
-    app: Flask, hub: Callable[..., Run], client: FlaskClient, land: str
+    app: Flask, hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    secret = create_key(hub)
-    run = hub("keys", "expire", key_id_of(secret), "--at", "2999-06-01T08:00:00+08:00")
+    secret = create_key(hub_cli)
+    run = hub_cli("keys", "expire", key_id_of(secret), "--at", "2999-06-01T08:00:00+08:00")
     assert run.exit_code == 0, run.stderr
-    line = key_line(hub, key_id_of(secret))
+    line = key_line(hub_cli, key_id_of(secret))
     assert "expires 2999-06-01T00:00:00+00:00" in line
     assert "\tactive\t" in line
     assert exchange(client, secret).status_code == 200
@@ -569,10 +579,10 @@ def test_keys_expire_at_a_future_moment_keeps_the_key_working_until_then(
 
 
 def test_keys_expire_at_a_past_moment_ends_the_key_now(
-    hub: Callable[..., Run], client: FlaskClient, land: str
+    hub_cli: Callable[..., Run], client: FlaskClient, land: str
 ) -> None:
-    secret = create_key(hub)
-    run = hub("keys", "expire", key_id_of(secret), "--at", "2001-01-01T00:00:00Z")
+    secret = create_key(hub_cli)
+    run = hub_cli("keys", "expire", key_id_of(secret), "--at", "2001-01-01T00:00:00Z")
     assert run.exit_code == 0, run.stderr
     assert exchange(client, secret).status_code == 401
 
@@ -588,26 +598,26 @@ def test_keys_expire_at_a_past_moment_ends_the_key_now(
     ],
 )
 def test_keys_expire_refuses_bad_options_and_changes_nothing(
-    app: Flask, hub: Callable[..., Run], land: str, options: list[str], named: str
+    app: Flask, hub_cli: Callable[..., Run], land: str, options: list[str], named: str
 ) -> None:
-    secret = create_key(hub)
-    run = hub("keys", "expire", key_id_of(secret), *options)
+    secret = create_key(hub_cli)
+    run = hub_cli("keys", "expire", key_id_of(secret), *options)
     assert run.exit_code != 0
     assert named in run.stderr
     assert "Traceback" not in run.stderr
-    assert "expires never" in key_line(hub, key_id_of(secret))
+    assert "expires never" in key_line(hub_cli, key_id_of(secret))
     assert audit_entries(app, "key.expire") == []
 
 
 def test_expiring_an_unknown_or_revoked_key_fails(
-    app: Flask, hub: Callable[..., Run], land: str
+    app: Flask, hub_cli: Callable[..., Run], land: str
 ) -> None:
-    unknown = hub("keys", "expire", "000000000000", "--now")
+    unknown = hub_cli("keys", "expire", "000000000000", "--now")
     assert unknown.exit_code != 0
     assert "000000000000" in unknown.stderr
-    secret = create_key(hub)
-    hub("keys", "revoke", key_id_of(secret))
-    revoked = hub("keys", "expire", key_id_of(secret), "--never")
+    secret = create_key(hub_cli)
+    hub_cli("keys", "revoke", key_id_of(secret))
+    revoked = hub_cli("keys", "expire", key_id_of(secret), "--never")
     assert revoked.exit_code != 0
     assert "revoked" in revoked.stderr
     assert "Traceback" not in unknown.stderr + revoked.stderr
@@ -615,11 +625,13 @@ def test_expiring_an_unknown_or_revoked_key_fails(
 
 
 def test_a_failed_command_leaves_no_audit_entry(
-    app: Flask, hub: Callable[..., Run], land: str
+    app: Flask, hub_cli: Callable[..., Run], land: str
 ) -> None:
-    assert hub("departments", "add", "land", "--name", "Again").exit_code != 0
-    assert hub("keys", "create", "--department", "water", "--scope", "records:read").exit_code != 0
-    assert hub("keys", "revoke", "000000000000").exit_code != 0
+    assert hub_cli("departments", "add", "land", "--name", "Again").exit_code != 0
+    assert (
+        hub_cli("keys", "create", "--department", "water", "--scope", "records:read").exit_code != 0
+    )
+    assert hub_cli("keys", "revoke", "000000000000").exit_code != 0
     assert [entry.action for entry in audit_entries(app)] == ["department.create"]
 
 

@@ -281,7 +281,7 @@ def test_a_registry_push_after_the_systems_token_was_forgotten_still_lands(
 
 
 def test_an_idle_push_keeps_up_with_the_log_so_compaction_does_not_strand_it(
-    permitting, native, publish, hub
+    permitting, native, publish, hub_cli
 ):
     connector = permitting()
     connector.run_once()
@@ -289,8 +289,8 @@ def test_an_idle_push_keeps_up_with_the_log_so_compaction_does_not_strand_it(
         publish("land_parcel", f"L-{n}", parcel_data())
     _, idle = connector.run_once()
     assert idle.counts.read == 0
-    assert hub("events", "number").exit_code == 0
-    assert hub("events", "compact", "--older-than", "0").exit_code == 0
+    assert hub_cli("events", "number").exit_code == 0
+    assert hub_cli("events", "compact", "--older-than", "0").exit_code == 0
     publish("project", PROJECT_CODE, project_data(admin_division="330102", name="Later"))
 
     _, outbound = connector.run_once()
@@ -301,13 +301,13 @@ def test_an_idle_push_keeps_up_with_the_log_so_compaction_does_not_strand_it(
 
 
 def test_a_push_left_behind_the_compacted_log_lists_every_project_again(
-    permitting, native, publish, hub
+    permitting, native, publish, hub_cli
 ):
     connector = permitting()
     connector.run_once()
     publish("project", PROJECT_CODE, project_data(admin_division="330102", name="Missed"))
-    assert hub("events", "number").exit_code == 0
-    assert hub("events", "compact", "--older-than", "0").exit_code == 0
+    assert hub_cli("events", "number").exit_code == 0
+    assert hub_cli("events", "compact", "--older-than", "0").exit_code == 0
 
     _, outbound = connector.run_once()
 

@@ -1,4 +1,4 @@
-"""Connector run reports (DESIGN §4): connectors report each sync run; administrators see them.
+"""Connector run reports: connectors report each sync run; administrators see them.
 
 A run is named by the connector's own UUID and reported as often as the connector likes: the
 first report creates it (201), later ones replace it (200), and a finished run never goes back
@@ -18,9 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from hub.connectors.models import ConnectorRun
-from hub.db import utcnow
-from hub.extensions import db
+from hub.connector_runs.models import ConnectorRun
+from hub.core.db import utcnow
+from hub.core.extensions import db
 
 API = "/api/v1"
 ADMIN = f"{API}/admin"
@@ -579,7 +579,7 @@ def test_the_openapi_document_describes_the_connector_endpoints(client: FlaskCli
 
 
 def test_prune_removes_old_runs_but_keeps_each_connectors_latest(
-    app: Flask, connectors: Any, hub: Any
+    app: Flask, connectors: Any, hub_cli: Any
 ) -> None:
     old = [new_run_id() for _ in range(3)]
     for run_id in old:
@@ -595,7 +595,7 @@ def test_prune_removes_old_runs_but_keeps_each_connectors_latest(
             .values(reported_at=utcnow() - timedelta(days=40))
         )
 
-    result = hub("connectors", "prune", "--older-than", "30")
+    result = hub_cli("connectors", "prune", "--older-than", "30")
 
     assert result.exit_code == 0, result.stderr
     assert "Removed 3 connector runs." in result.stderr

@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hub import create_app
-from hub.extensions import db
+from hub.core.extensions import db
 from tests.conftest import TEST_SECRET
 from tests.factories import PROJECT_CODE, funding_data, parcel_data, permit_data, project_data
 

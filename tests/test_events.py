@@ -1,4 +1,4 @@
-"""The change log: GET /api/v1/events, an ordered feed of CloudEvents (DESIGN §4)."""
+"""The change log: GET /api/v1/events, an ordered feed of CloudEvents."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import update
 
 from hub import create_app
+from hub.core.extensions import db
+from hub.events import log as events_log
 from hub.events import notify
-from hub.events import service as events_service
-from hub.extensions import db
 from hub.records.models import RecordVersion
 from hub.subscriptions.dispatcher import Dispatcher
 from tests.factories import (
@@ -747,7 +747,7 @@ def _age_events(app, through: int, days: int) -> None:
 
 
 def test_compaction_sends_readers_behind_the_horizon_a_410_that_says_how_to_resume(
-    app, client, project, publish, headers, hub
+    app, client, project, publish, headers, hub_cli
 ):
     for n in range(3):
         publish("land_parcel", f"L-{n}", parcel_data())
@@ -755,7 +755,7 @@ def test_compaction_sends_readers_behind_the_horizon_a_410_that_says_how_to_resu
     assert len(read_feed(client, auth)["events"]) == 4
     _age_events(app, through=2, days=100)
 
-    result = hub("events", "compact", "--older-than", "30")
+    result = hub_cli("events", "compact", "--older-than", "30")
     assert result.exit_code == 0, result.stderr
     assert "after 2" in result.stderr
 
@@ -770,17 +770,17 @@ def test_compaction_sends_readers_behind_the_horizon_a_410_that_says_how_to_resu
     assert len(history.json["items"]) == 1
 
 
-def test_compaction_never_moves_the_horizon_back(app, client, project, publish, headers, hub):
+def test_compaction_never_moves_the_horizon_back(app, client, project, publish, headers, hub_cli):
     publish("land_parcel", "L-1", parcel_data())
     read_feed(client, headers("audit"))
     _age_events(app, through=2, days=100)
-    assert hub("events", "compact", "--older-than", "30").exit_code == 0
-    assert "after 2" in hub("events", "compact", "--older-than", "365").stderr
+    assert hub_cli("events", "compact", "--older-than", "30").exit_code == 0
+    assert "after 2" in hub_cli("events", "compact", "--older-than", "365").stderr
     assert_problem(client.get(EVENTS, headers=headers("audit"), query_string={"after": 0}), 410)
 
 
-def test_events_number_command_numbers_pending_changes(app, client, project, headers, hub):
-    result = hub("events", "number")
+def test_events_number_command_numbers_pending_changes(app, client, project, headers, hub_cli):
+    result = hub_cli("events", "number")
     assert (result.exit_code, result.stderr.strip()) == (0, "Numbered 1 events.")
     with app.app_context(), db.unit_of_work(write=False) as session:
-        assert events_service.head_sequence(session) == 1
+        assert events_log.head_sequence(session) == 1

@@ -1,4 +1,4 @@
-"""Grants: apply, approve with an expiry, refuse with a reason, revoke, withdraw (DESIGN §3-4)."""
+"""Grants: apply, approve with an expiry, refuse with a reason, revoke, withdraw."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hub.db import utcnow
-from tests.factories import parcel_data, permit_data
+from hub.core.db import utcnow
+from tests.factories import OPERATOR, parcel_data, permit_data
 
 API = "/api/v1"
 GRANTS = f"{API}/grants"
@@ -307,12 +307,12 @@ def test_an_owner_that_no_longer_publishes_the_type_cannot_approve(
     app, client, grants, headers, token_for
 ):
     from hub.auth import service as auth
-    from hub.extensions import db
+    from hub.core.extensions import db
 
     grant = grants.applied()
     land = {"Authorization": f"Bearer {token_for('land', SCOPES)}"}
     with app.app_context(), db.unit_of_work() as session:
-        auth.update_department(session, "land", publishes=[])
+        auth.update_department(session, OPERATOR, "land", publishes=[])
 
     response = client.post(
         f"{GRANTS}/{grant['id']}/approve", json={"expires_at": in_days(1)}, headers=land
@@ -568,7 +568,7 @@ def test_the_listing_is_paginated_newest_first(grants):
 def test_a_pending_request_past_its_deadline_is_overdue(grants, monkeypatch):
     grant = grants.applied()
     later = utcnow() + timedelta(days=16)
-    monkeypatch.setattr("hub.grants.routes.utcnow", lambda: later)
+    monkeypatch.setattr("hub.sharing.routes.utcnow", lambda: later)
 
     seen = grants.get(grant["id"], "land").json
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors import client as client_module
-from connectors.client import HubClient, HubError, retry_policy
+from connectors.client import HubClient, HubRefused, retry_policy
 from tests.factories import PROJECT_CODE, parcel_data
 
 API = "/api/v1"
@@ -57,7 +57,7 @@ def test_a_token_the_hub_refuses_is_exchanged_again_once(hub_client, live_hub):
 
 def test_a_key_the_hub_refuses_is_a_hub_error(live_hub, departments):
     client = HubClient(live_hub.url, "hubk_000000000000_" + "x" * 30)
-    with client, pytest.raises(HubError) as refused:
+    with client, pytest.raises(HubRefused) as refused:
         client.get_record("land_parcel", "L-1")
     assert refused.value.status == 401
 
@@ -85,7 +85,7 @@ def test_retry_after_is_honoured(hub_client, live_hub):
 def test_failures_past_the_retries_raise_with_the_hubs_problem(hub_client, live_hub):
     live_hub.outage.fail_next(100, "/records")
 
-    with pytest.raises(HubError) as failed:
+    with pytest.raises(HubRefused) as failed:
         hub_client.get_record("land_parcel", "L-1")
 
     assert failed.value.status == 503
@@ -93,7 +93,7 @@ def test_failures_past_the_retries_raise_with_the_hubs_problem(hub_client, live_
 
 
 def test_a_refused_request_carries_the_problem(hub_client):
-    with pytest.raises(HubError) as refused:
+    with pytest.raises(HubRefused) as refused:
         hub_client.put_record("land_parcel", "L-1", parcel_data(area_mu=-1))
 
     assert refused.value.status == 422
@@ -175,7 +175,7 @@ def test_a_retry_after_longer_than_the_longest_backoff_is_cut_to_it(
 def test_creating_a_subscription_is_not_sent_twice(hub_client, live_hub, client, headers):
     live_hub.outage.fail_next(1, "/subscriptions", status=503)
 
-    with pytest.raises(HubError) as failed:
+    with pytest.raises(HubRefused) as failed:
         hub_client.create_subscription(["land_parcel"])
 
     assert failed.value.status == 503

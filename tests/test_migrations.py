@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 import hub.models  # noqa: F401 - registers every model
-from hub.db import Base, build_engine
-from hub.migrate import head_revision
+from hub.core.db import Base, build_engine
+from hub.core.migrate import head_revision
 
 
 def test_migrated_database_matches_the_models(database_url: str) -> None:

@@ -19,8 +19,8 @@ from sqlalchemy import insert, text
 
 from hub import create_app, planner
 from hub.audit.models import AuditEntry
+from hub.core.extensions import db
 from hub.events import notify
-from hub.extensions import db
 from hub.records.models import Record
 from tests.factories import PROJECT_CODE
 

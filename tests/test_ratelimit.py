@@ -22,9 +22,9 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage
 
 from hub import create_app
-from hub.config import ConfigError
-from hub.extensions import db
-from hub.ratelimit import EXTENSION
+from hub.core.config import ConfigError
+from hub.core.extensions import db
+from hub.core.ratelimit import EXTENSION
 from tests.factories import PROJECT_CODE, parcel_data, project_data
 
 API = "/api/v1"
@@ -359,7 +359,7 @@ def test_a_failing_storage_lets_requests_through_and_is_left_alone_for_a_while(
         raise StorageError(ConnectionError("redis is down"))
 
     monkeypatch.setattr(app.extensions[EXTENSION].strategy, "hit", broken)
-    with caplog.at_level(logging.WARNING, logger="hub.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="hub.core.ratelimit"):
         statuses = [client.get(PARCELS_URL, headers=headers).status_code for _ in range(8)]
 
     assert statuses == [200] * 8

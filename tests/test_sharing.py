@@ -1,4 +1,4 @@
-"""Sharing classes on every path data leaves by: the leak table (DESIGN §3, issue 3).
+"""Sharing classes on every path data leaves by: the leak table (ARCHITECTURE.md, Invariants).
 
 Every read path × every sharing class × every kind of reader: does the field's value appear
 anywhere in the response, and does ``withheld`` name the field? ``land_parcel`` has one field of
@@ -18,10 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from hub.auth import service as auth
-from hub.db import utcnow
-from hub.extensions import db
-from hub.grants.models import Grant
-from tests.factories import PROJECT_CODE, funding_data, parcel_data
+from hub.core.db import utcnow
+from hub.core.extensions import db
+from hub.sharing.models import Grant
+from tests.factories import OPERATOR, PROJECT_CODE, funding_data, parcel_data
 
 API = "/api/v1"
 SCOPES = ["grants", "records:read", "events:read"]
@@ -104,7 +104,7 @@ class Setup:
 
     def stop_publishing(self, department: str) -> None:
         with self.app.app_context(), db.unit_of_work() as session:
-            auth.update_department(session, department, publishes=[])
+            auth.update_department(session, OPERATOR, department, publishes=[])
 
 
 def prepare_reader(
@@ -135,7 +135,7 @@ def prepare_reader(
         setup.decide(setup.apply(), "approve")
         # read two days on: the one-day grant has lapsed without anyone touching it
         later = utcnow() + timedelta(days=2)
-        monkeypatch.setattr("hub.sharing.service.utcnow", lambda: later)
+        monkeypatch.setattr("hub.sharing.policy.utcnow", lambda: later)
     elif kind == "holder_of_revoked_grant":
         grant_id = setup.apply()
         setup.decide(grant_id, "approve")

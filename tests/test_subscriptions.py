@@ -365,13 +365,13 @@ def test_bad_replays_are_422(
 
 
 def test_a_pull_cursor_behind_the_retained_log_is_410(
-    app: Flask, client: FlaskClient, headers: Headers, project: str, publish: Any, hub: Any
+    app: Flask, client: FlaskClient, headers: Headers, project: str, publish: Any, hub_cli: Any
 ) -> None:
     auth = headers("finance", SUBSCRIBER)
     subscription = subscribe(client, auth)["id"]
     publish("land_parcel", "P-1", parcel_data())
     assert len(pull(client, auth, subscription)["events"]) == 1
-    assert hub("events", "compact", "--older-than", "0").exit_code == 0
+    assert hub_cli("events", "compact", "--older-than", "0").exit_code == 0
     gone = client.get(f"{SUBSCRIPTIONS}/{subscription}/events", headers=auth)
     assert_problem(gone, 410)
     assert gone.json["retained_after"] == 2

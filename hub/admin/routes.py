@@ -27,10 +27,11 @@ from hub.admin.schemas import (
     describe_key,
 )
 from hub.auth import service as auth
-from hub.auth.guard import require_scope
+from hub.auth.guard import audited, require_scope
+from hub.auth.identity import current_identity
 from hub.auth.models import Department
-from hub.errors import NotFound, Unprocessable
-from hub.extensions import db
+from hub.core.errors import NotFound, Unprocessable
+from hub.core.extensions import db
 
 blp = Blueprint(
     "admin", __name__, url_prefix="/api/v1/admin", description="Departments and access keys."
@@ -43,13 +44,16 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @blp.route("/departments", methods=["POST"])
+@audited(auth.DEPARTMENT_CREATE)
 @require_scope("admin")
 @blp.arguments(DepartmentInSchema)
 @blp.response(201, DepartmentOutSchema)
 @blp.alt_response(409, description="A department with this id exists.")
 def create_department(body: dict[str, Any]) -> Department:
     """Register a department and the record types it may publish."""
-    return auth.add_department(db.session, body["id"], body["name"], body["publishes"])
+    return auth.add_department(
+        db.session, current_identity().actor, body["id"], body["name"], body["publishes"]
+    )
 
 
 @blp.route("/departments", methods=["GET"])
@@ -69,18 +73,20 @@ def get_department(department_id: str) -> Department:
 
 
 @blp.route("/departments/<string:department_id>", methods=["PATCH"])
+@audited(auth.DEPARTMENT_UPDATE, "department/{department_id}")
 @require_scope("admin")
 @blp.arguments(DepartmentPatchSchema)
 @blp.response(200, DepartmentOutSchema)
 def update_department(body: dict[str, Any], department_id: str) -> Department:
     """Rename, change what it may publish, disable or re-enable; applies from its next request."""
-    return auth.update_department(db.session, department_id, **body)
+    return auth.update_department(db.session, current_identity().actor, department_id, **body)
 
 
 # Access keys
 
 
 @blp.route("/keys", methods=["POST"])
+@audited(auth.KEY_CREATE)
 @require_scope("admin")
 @blp.arguments(KeyInSchema)
 @blp.response(201, KeySecretSchema, description="The key, with its secret: shown only here.")
@@ -88,7 +94,12 @@ def create_key(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str
     """Create an access key for a department; the response holds its only copy of the secret."""
     try:
         key, secret = auth.create_key(
-            db.session, body["department"], body["scopes"], body["name"], body["expires_at"]
+            db.session,
+            current_identity().actor,
+            body["department"],
+            body["scopes"],
+            body["name"],
+            body["expires_at"],
         )
     except NotFound as exc:
         # The department is named in the body: it is a field to correct, not a missing URL.
@@ -114,6 +125,7 @@ def get_key(key_id: str) -> dict[str, Any]:
 
 
 @blp.route("/keys/<string:key_id>/rotate", methods=["POST"])
+@audited(auth.KEY_ROTATE, "key/{key_id}")
 @require_scope("admin")
 @blp.arguments(KeyRotateSchema)
 @blp.response(200, KeySecretSchema, description="The key, with its new secret: shown only here.")
@@ -121,23 +133,26 @@ def get_key(key_id: str) -> dict[str, Any]:
 def rotate_key(body: dict[str, Any], key_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Give a key a new secret; the old one and its tokens work for ``grace_seconds`` more."""
     grace = body.get("grace_seconds", current_app.config["KEY_ROTATION_GRACE"])
-    key, secret = auth.rotate_key(db.session, key_id, grace)
+    key, secret = auth.rotate_key(db.session, current_identity().actor, key_id, grace)
     return describe_key(key, secret), 200, NO_STORE
 
 
 @blp.route("/keys/<string:key_id>", methods=["PATCH"])
+@audited(auth.KEY_EXPIRE, "key/{key_id}")
 @require_scope("admin")
 @blp.arguments(KeyPatchSchema)
 @blp.response(200, KeyOutSchema)
 @blp.alt_response(409, description="The key is revoked.")
 def expire_key(body: dict[str, Any], key_id: str) -> dict[str, Any]:
     """Set when a key stops working (a past or present moment ends it now), or clear it."""
-    return describe_key(auth.expire_key(db.session, key_id, body["expires_at"]))
+    actor = current_identity().actor
+    return describe_key(auth.expire_key(db.session, actor, key_id, body["expires_at"]))
 
 
 @blp.route("/keys/<string:key_id>", methods=["DELETE"])
+@audited(auth.KEY_REVOKE, "key/{key_id}")
 @require_scope("admin")
 @blp.response(200, KeyOutSchema, description="Revoked (revoking again changes nothing).")
 def revoke_key(key_id: str) -> dict[str, Any]:
     """Revoke a key: it and every token issued from it are refused from the next request."""
-    return describe_key(auth.revoke_key(db.session, key_id))
+    return describe_key(auth.revoke_key(db.session, current_identity().actor, key_id))

@@ -9,11 +9,10 @@ from marshmallow import fields, validate
 
 from hub.auth import service as auth
 from hub.auth.models import AccessKey
-from hub.db import utcnow
-from hub.records.schemas import UtcDateTime
+from hub.core.db import utcnow
+from hub.core.wire import UtcDateTime
 
-# A year: long enough for any planned hand-over, short enough that no date overflows.
-MAX_GRACE_SECONDS = 366 * 24 * 3600
+MAX_GRACE_SECONDS = auth.MAX_GRACE_SECONDS
 _TYPE_NAME = fields.String(validate=validate.Length(min=1, max=64))
 
 

@@ -7,8 +7,8 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from hub.audit import service
-from hub.extensions import db
+from hub.audit import chain
+from hub.core.extensions import db
 
 
 @click.group("audit", cls=AppGroup)
@@ -19,7 +19,7 @@ def audit_group() -> None:
 @audit_group.command("seal")
 def seal_command() -> None:
     """Chain every committed entry not yet sealed (the hub also does this as it runs)."""
-    total = db.in_rounds(service.seal, service.SEAL_ROUND_SIZE)
+    total = db.in_rounds(chain.seal, chain.SEAL_ROUND_SIZE)
     click.echo(f"Sealed {total} audit entries.", err=True)
 
 
@@ -27,11 +27,11 @@ def seal_command() -> None:
 def verify_command() -> None:
     """Walk the chain; exit 1 naming the first entry that was altered, removed or inserted."""
     with db.unit_of_work(write=False) as session:
-        service.begin_snapshot(session)
-        length, _ = service.head(session)
+        chain.begin_snapshot(session)
+        length, _ = chain.head(session)
         progress = click.progressbar(length=length, label="Checking the chain", file=sys.stderr)
         with progress as bar:
-            report = service.verify(session, progress=bar.update)
+            report = chain.verify(session, progress=bar.update)
     if not report.intact:
         where = f"entry {report.broken_at_seq}"
         if report.broken_entry_id is not None:

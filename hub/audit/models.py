@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, BigId
+from hub.core.db import Base, BigId
 
 
 class AuditEntry(Base):

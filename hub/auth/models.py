@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db import Base, utcnow
+from hub.core.db import Base, utcnow
 
 
 class Department(Base):

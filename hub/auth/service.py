@@ -13,6 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -21,10 +22,11 @@ import jwt
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from hub.auth.identity import Identity
+from hub.audit.entries import Actor, Entry, record
+from hub.auth.identity import Identity, key_actor
 from hub.auth.models import AccessKey, Department
-from hub.db import utcnow
-from hub.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from hub.core.db import utcnow
+from hub.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from schemas import registry
 
 SCOPES = ("records:read", "records:write", "events:read", "subscriptions", "grants", "admin")
@@ -33,6 +35,17 @@ KEY_ID_PATTERN = re.compile(r"^[0-9a-f]{12}\Z")
 KEY_PATTERN = re.compile(r"^hubk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,})\Z")
 DEPARTMENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,63}\Z")
 TOKEN_ALGORITHM = "HS256"
+# The longest grace a rotated key's old secret may get: a year, long enough for any planned
+# hand-over, short enough that no date overflows.
+MAX_GRACE_SECONDS = 366 * 24 * 3600
+# What the audit log calls each change made here, through the API, the console or the CLI.
+DEPARTMENT_CREATE = "department.create"
+DEPARTMENT_UPDATE = "department.update"
+KEY_CREATE = "key.create"
+KEY_ROTATE = "key.rotate"
+KEY_EXPIRE = "key.expire"
+KEY_REVOKE = "key.revoke"
+TOKEN_EXCHANGE = "token.exchange"
 TOKEN_LEEWAY_SECONDS = 10
 
 _KEY_STATE = (
@@ -67,8 +80,12 @@ def _check_publishes(publishes: Iterable[str]) -> list[str]:
     return sorted(set(publishes))
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
 def add_department(
-    session: Session, department_id: str, name: str, publishes: Iterable[str]
+    session: Session, actor: Actor, department_id: str, name: str, publishes: Iterable[str]
 ) -> Department:
     """Register a department and the record types it may publish."""
     if not DEPARTMENT_ID_PATTERN.match(department_id):
@@ -81,6 +98,8 @@ def add_department(
     department = Department(id=department_id, name=name, publishes=_check_publishes(publishes))
     session.add(department)
     session.flush()
+    details = {"name": department.name, "publishes": department.publishes}
+    record(session, Entry(actor, DEPARTMENT_CREATE, f"department/{department.id}", details), 201)
     return department
 
 
@@ -99,6 +118,7 @@ def get_department(session: Session, department_id: str) -> Department:
 
 def update_department(
     session: Session,
+    actor: Actor,
     department_id: str,
     *,
     name: str | None = None,
@@ -117,11 +137,19 @@ def update_department(
     if disabled is not None and disabled != (department.disabled_at is not None):
         department.disabled_at = utcnow() if disabled else None
     session.flush()
+    changes: dict[str, object] = {
+        "name": name,
+        "publishes": department.publishes if publishes is not None else None,
+        "disabled": disabled,
+    }
+    details = {field: value for field, value in changes.items() if value is not None}
+    record(session, Entry(actor, DEPARTMENT_UPDATE, f"department/{department.id}", details), 200)
     return department
 
 
 def create_key(
     session: Session,
+    actor: Actor,
     department_id: str,
     scopes: Iterable[str],
     name: str = "",
@@ -154,6 +182,13 @@ def create_key(
     )
     session.add(key)
     session.flush()
+    details = {
+        "department": key.department_id,
+        "scopes": key.scopes,
+        "name": key.name,
+        "expires_at": _iso(key.expires_at),
+    }
+    record(session, Entry(actor, KEY_CREATE, f"key/{key.id}", details), 201)
     return key, f"{KEY_PREFIX}{key_id}_{secret}"
 
 
@@ -177,26 +212,34 @@ def get_key(session: Session, key_id: str, *, lock: bool = False) -> AccessKey:
     return key
 
 
-def revoke_key(session: Session, key_id: str) -> AccessKey:
+def revoke_key(session: Session, actor: Actor, key_id: str) -> AccessKey:
     """Revoke a key; it and every token issued from it stop working at once."""
     key = get_key(session, key_id, lock=True)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
+    details = {"revoked_at": _iso(key.revoked_at)}
+    record(session, Entry(actor, KEY_REVOKE, f"key/{key.id}", details), 200)
     return key
 
 
-def expire_key(session: Session, key_id: str, expires_at: datetime | None) -> AccessKey:
+def expire_key(
+    session: Session, actor: Actor, key_id: str, expires_at: datetime | None
+) -> AccessKey:
     """Set (or, with None, clear) when a key stops working; a past moment ends it now."""
     key = get_key(session, key_id, lock=True)
     if key.revoked_at is not None:
         raise Conflict(f"Access key '{key_id}' is revoked; its expiry cannot change.")
     key.expires_at = expires_at
     session.flush()
+    details = {"expires_at": _iso(key.expires_at)}
+    record(session, Entry(actor, KEY_EXPIRE, f"key/{key.id}", details), 200)
     return key
 
 
-def rotate_key(session: Session, key_id: str, grace_seconds: int) -> tuple[AccessKey, str]:
+def rotate_key(
+    session: Session, actor: Actor, key_id: str, grace_seconds: int
+) -> tuple[AccessKey, str]:
     """Give a key a new secret; the old secret and its tokens work for ``grace_seconds`` more.
 
     Rotating again during a grace period ends the older generation's grace at once: only
@@ -214,6 +257,12 @@ def rotate_key(session: Session, key_id: str, grace_seconds: int) -> tuple[Acces
     key.generation += 1
     key.rotated_at = now
     session.flush()
+    details = {
+        "generation": key.generation,
+        "grace_seconds": grace_seconds,
+        "previous_valid_until": _iso(key.previous_valid_until),
+    }
+    record(session, Entry(actor, KEY_ROTATE, f"key/{key.id}", details), 200)
     return key, f"{KEY_PREFIX}{key.id}_{secret}"
 
 
@@ -366,7 +415,23 @@ def identity_from_token(session: Session, token: str, settings: Mapping[str, Any
         department_id=key.department_id,
         scopes=frozenset(token_scopes) & frozenset(key.scopes),
         publishes=frozenset(key.publishes),
+        actor=key_actor(key.id, key.department_id),
     )
+
+
+def exchange_token(
+    session: Session, presented: str, settings: Mapping[str, Any], via: Actor
+) -> tuple[str, int]:
+    """Exchange a presented access key for a token and its lifetime; 401 if it is not usable.
+
+    ``via`` says where the exchange came from (address, request); the key is the actor.
+    """
+    key, generation = authenticate_key(session, presented)
+    token, expires_in = issue_token(key, settings, generation)
+    # not yet acting for its department: the key is named, as for a refused exchange
+    actor = replace(via, name=key_actor(key.id, None).name, key_id=key.id)
+    record(session, Entry(actor, TOKEN_EXCHANGE, f"key/{key.id}"), 200)
+    return token, expires_in
 
 
 def key_state(key: AccessKey, now: datetime) -> str:

@@ -7,8 +7,8 @@ from typing import TypeVar
 
 from flask import current_app
 
-from hub.events import notify, service
-from hub.extensions import db
+from hub.core.extensions import db
+from hub.events import log, notify
 
 T = TypeVar("T")
 
@@ -16,10 +16,10 @@ T = TypeVar("T")
 def catch_up() -> bool:
     """Number committed changes that wait for it, in a unit of work of its own; return
     whether there were any."""
-    if not service.has_unnumbered(db.session):
+    if not log.has_unnumbered(db.session):
         return False
     with db.separate_unit_of_work() as session:
-        service.number_events(session)
+        log.number_events(session)
     return True
 
 

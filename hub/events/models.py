@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base
+from hub.core.db import Base
 
 
 class EventCounter(Base):

@@ -1,12 +1,13 @@
 """Waking whoever waits for the change log to move: long-polls and dispatchers.
 
 Each process has one :class:`ChangeSignal`. It is raised after any unit of work of this process
-commits a change or a numbering round (a session ``after_commit`` hook, so a waiter never wakes
-before what woke it is visible), and, on PostgreSQL, by a listener thread for the other
-processes: triggers on ``record_versions`` and ``event_counter`` send ``NOTIFY hub_changes``,
-which PostgreSQL delivers at commit. On SQLite nothing crosses processes, so waiters also look
-every ``EVENTS_POLL_INTERVAL`` seconds; that interval is the safety net on PostgreSQL too
-(a notification lost while the listener reconnects costs at most one interval).
+commits a change or a numbering round (``hub.core.db.log_committed``, sent after the commit,
+so a waiter never wakes before what woke it is visible), and, on PostgreSQL, by a listener
+thread for the other processes: triggers on ``record_versions`` and ``event_counter`` send
+``NOTIFY hub_changes``, which PostgreSQL delivers at commit. On SQLite nothing crosses
+processes, so waiters also look every ``EVENTS_POLL_INTERVAL`` seconds; that interval is the
+safety net on PostgreSQL too (a notification lost while the listener reconnects costs at most
+one interval).
 
 The listener listens only while something in its process waits: a long-poll, or a dispatcher
 with webhook subscriptions to serve (each :meth:`Notifier.hold` it, and release it after), and
@@ -25,9 +26,10 @@ from typing import Any, TypeVar
 
 import psycopg
 from flask import Flask, current_app
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+
+from hub.core.db import log_committed
+from hub.core.extensions import db
 
 CHANNEL = "hub_changes"
 # seconds between the listener's looks at whether it should stop
@@ -37,7 +39,6 @@ LINGER = 10.0
 # seconds the listener waits before reconnecting, doubling up to the most
 RECONNECT_PAUSE = 0.5
 MAX_RECONNECT_PAUSE = 30.0
-_CHANGED = "hub_changed"
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -81,11 +82,6 @@ class ChangeSignal:
         with self._condition:
             self._condition.wait_for(lambda: self._generation != seen, timeout)
             return self._generation
-
-
-def mark_changed(session: Session) -> None:
-    """Note that ``session``'s unit of work changes the log: waiters wake when it commits."""
-    session.info[_CHANGED] = True
 
 
 class PostgresListener:
@@ -219,23 +215,16 @@ class Notifier:
         if self._listener is not None:
             self._listener.stop()
 
-    def after_commit(self, session: Session) -> None:
-        """Raise the signal when a unit of work that changed the log has committed."""
-        if session.info.pop(_CHANGED, False):
-            self.signal.raise_()
+    def log_committed(self, app: Flask) -> None:
+        """Raise the signal: a unit of work of this process that changed the log committed."""
+        self.signal.raise_()
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its notifier and raise its signal after each committing change."""
-    database = app.extensions["hub.db"]
-    notifier = Notifier(database.engine)
+    """Give the app its notifier, raised after each of its units of work that changed the log."""
+    notifier = Notifier(db.engine_of(app))
     app.extensions["hub.notify"] = notifier
-    event.listen(database.sessionmaker, "after_commit", notifier.after_commit)
-    event.listen(database.sessionmaker, "after_rollback", _forget_change)
-
-
-def _forget_change(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+    log_committed.connect(notifier.log_committed, sender=app)
 
 
 def notifier(app: Flask | None = None) -> Notifier:

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the engine handed over by ``hub.migrate``."""
+"""Alembic environment: runs migrations on the engine handed over by ``hub.core.migrate``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import hub.models  # noqa: F401 - registers every model on the metadata
-from hub.db import Base, normalise_database_url
+from hub.core.db import Base, normalise_database_url
 
 config = context.config
 engine = config.attributes.get("engine")

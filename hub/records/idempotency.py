@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.identity import current_identity
-from hub.db import utcnow
-from hub.errors import Unprocessable
-from hub.extensions import db
+from hub.core.db import utcnow
+from hub.core.errors import Unprocessable
+from hub.core.extensions import db
 from hub.records.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"

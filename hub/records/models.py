@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, BigId
+from hub.core.db import Base, BigId
 
 
 class Record(Base):
@@ -39,7 +39,7 @@ class RecordVersion(Base):
     """One immutable version of a record, written by one change; also its change-log entry.
 
     ``sequence`` is the version's place in the change feed, given after commit by a numbering
-    round (see ``hub.events.service``); type, key and project code are copied from the record
+    round (see ``hub.events.log``); type, key and project code are copied from the record
     so the feed can filter and render without a join.
     """
 
@@ -116,7 +116,13 @@ class IdempotentRequest(Base):
 
 @dataclass
 class RecordState:
-    """The current version of a record as the write path holds it (a locked ``records`` row)."""
+    """The current version of a record as the write path holds it (a locked ``records`` row).
+
+    A plain value rather than a ``Record``: the write path reads rows through Core and builds
+    a few hundred of these per batch, and an ORM instance costs thirty times as much to make.
+    Its fields are the table's columns, in order (checked below), so rows and parameters map
+    onto it by name.
+    """
 
     id: int
     type: str
@@ -128,3 +134,8 @@ class RecordState:
     created_at: datetime
     updated_at: datetime
     deleted: bool
+
+
+assert [field.name for field in fields(RecordState)] == [
+    column.name for column in Record.__table__.columns
+], "RecordState holds exactly the columns of records"

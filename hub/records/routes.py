@@ -8,13 +8,12 @@ from typing import Any
 from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
-from hub.audit.trail import change_entry
-from hub.auth.guard import require_scope
+from hub.auth.guard import audited, require_scope
 from hub.auth.identity import current_identity
-from hub.errors import HubError
-from hub.extensions import db
-from hub.http import city_today, json_body, reader
-from hub.pagination import decode_cursor, encode_cursor, page_limit
+from hub.core.errors import HubError
+from hub.core.extensions import db
+from hub.core.http import city_today, json_body
+from hub.core.wire import PageQuerySchema, decode_cursor, encode_cursor, page_limit
 from hub.records import idempotency, service
 from hub.records.schemas import (
     BatchInSchema,
@@ -24,7 +23,6 @@ from hub.records.schemas import (
     HistoryPageSchema,
     ListCursorSchema,
     ListQuerySchema,
-    PageQuerySchema,
     RecordOutSchema,
     RecordPageSchema,
     TypeListSchema,
@@ -32,6 +30,7 @@ from hub.records.schemas import (
     version_envelope,
 )
 from hub.records.types import describe_types
+from hub.sharing.readers import reader
 
 blp = Blueprint(
     "records", __name__, url_prefix="/api/v1", description="Publish and read project records."
@@ -45,7 +44,6 @@ WRITE_RESPONSES = {
     "412": {"description": "If-Match does not match the current version."},
     "422": {"description": "The record failed validation; `errors` names each field."},
 }
-STATUS_CODES = {"created": 201, "updated": 200, "unchanged": 200}
 
 
 def _preconditions() -> service.Preconditions:
@@ -60,7 +58,7 @@ def _record_response(outcome: service.Outcome) -> tuple[dict[str, Any], int, dic
     headers = {"ETag": f'"{record.version}"'}
     if outcome.status == "created":
         headers["Location"] = url_for("records.get_record", type_name=record.type, key=record.key)
-    return envelope(record, reader(), city_today()), STATUS_CODES[outcome.status], headers
+    return envelope(record, reader(), city_today()), outcome.http_status, headers
 
 
 @blp.route("/types", methods=["GET"])
@@ -72,6 +70,7 @@ def list_types() -> dict[str, Any]:
 
 
 @blp.route("/records/<string:type_name>", methods=["GET"])
+@audited(service.LIST, "{type_name}")
 @require_scope("records:read")
 @blp.arguments(ListQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, RecordPageSchema)
@@ -101,6 +100,7 @@ def list_records(type_name: str, **query: Any) -> dict[str, Any]:
 
 
 @blp.route("/records/<string:type_name>/<string:key>", methods=["GET"])
+@audited(service.READ, "{type_name}/{key}")
 @require_scope("records:read")
 @blp.response(200, RecordOutSchema)
 @blp.alt_response(304, description="Not modified since the version in If-None-Match.")
@@ -115,6 +115,7 @@ def get_record(type_name: str, key: str) -> Any:
 
 
 @blp.route("/records/<string:type_name>/<string:key>", methods=["PUT"])
+@audited(service.PUT, "{type_name}/{key}")
 @require_scope("records:write")
 @idempotency.idempotent
 @blp.doc(parameters=CONDITIONAL_HEADERS, responses=WRITE_RESPONSES)
@@ -123,19 +124,13 @@ def get_record(type_name: str, key: str) -> Any:
 def put_record(type_name: str, key: str) -> Any:
     """Create or replace a record; the body is the record's data."""
     record_type = service.record_type_named(type_name)
-    outcome = service.publish(
-        db.session,
-        current_identity(),
-        record_type,
-        key,
-        json_body(),
-        _preconditions(),
-        audit=change_entry(),
-    )
+    identity, body = current_identity(), json_body()
+    outcome = service.publish(db.session, identity, record_type, key, body, _preconditions())
     return _record_response(outcome)
 
 
 @blp.route("/records/<string:type_name>/<string:key>", methods=["PATCH"])
+@audited(service.PATCH, "{type_name}/{key}")
 @require_scope("records:write")
 @idempotency.idempotent
 @blp.doc(parameters=CONDITIONAL_HEADERS, responses=WRITE_RESPONSES)
@@ -143,19 +138,13 @@ def put_record(type_name: str, key: str) -> Any:
 def patch_record(type_name: str, key: str) -> Any:
     """Change part of a record with a JSON merge patch (RFC 7396)."""
     record_type = service.record_type_named(type_name)
-    outcome = service.patch(
-        db.session,
-        current_identity(),
-        record_type,
-        key,
-        json_body(),
-        _preconditions(),
-        audit=change_entry(),
-    )
+    identity, body = current_identity(), json_body()
+    outcome = service.patch(db.session, identity, record_type, key, body, _preconditions())
     return _record_response(outcome)
 
 
 @blp.route("/records/<string:type_name>/<string:key>", methods=["DELETE"])
+@audited(service.DELETE, "{type_name}/{key}")
 @require_scope("records:write")
 @idempotency.idempotent
 @blp.doc(parameters=CONDITIONAL_HEADERS)
@@ -163,13 +152,12 @@ def patch_record(type_name: str, key: str) -> Any:
 def delete_record(type_name: str, key: str) -> Any:
     """Tombstone a record: a new version marked deleted; the history stays."""
     record_type = service.record_type_named(type_name)
-    outcome = service.tombstone(
-        db.session, current_identity(), record_type, key, _preconditions(), audit=change_entry()
-    )
+    outcome = service.tombstone(db.session, current_identity(), record_type, key, _preconditions())
     return _record_response(outcome)
 
 
 @blp.route("/records/<string:type_name>/<string:key>/history", methods=["GET"])
+@audited(service.HISTORY, "{type_name}/{key}")
 @require_scope("records:read")
 @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, HistoryPageSchema)
@@ -191,6 +179,7 @@ def record_history(type_name: str, key: str, **query: Any) -> dict[str, Any]:
 
 
 @blp.route("/records/<string:type_name>/batch", methods=["POST"])
+@audited(service.BATCH, "{type_name}")
 @require_scope("records:write")
 @idempotency.idempotent
 @blp.doc(parameters=[idempotency.PARAMETER])
@@ -216,13 +205,14 @@ def _batch_result(item: service.BatchItem, outcome: service.Outcome | HubError) 
     deleted = item.deleted and outcome.status == "updated"
     return {
         "key": item.key,
-        "status": STATUS_CODES[outcome.status],
+        "status": outcome.http_status,
         "outcome": "deleted" if deleted else outcome.status,
         "version": outcome.record.version,
     }
 
 
 @blp.route("/projects/<string:project_code>/dossier", methods=["GET"])
+@audited(service.DOSSIER, "project/{project_code}")
 @require_scope("records:read")
 @blp.response(200, DossierSchema)
 def project_dossier(project_code: str) -> dict[str, Any]:

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
-from hub.audit.trail import note_disclosure
-from hub.pagination import MAX_ID
+from hub.core.pagination import MAX_ID
+from hub.core.wire import PageQuerySchema, UtcDateTime
 from hub.records.models import Record, RecordState, RecordVersion
-from hub.sharing.service import ReaderView
+from hub.sharing.policy import ReaderView
 from schemas import registry
-
-
-def _within_page_size(value: int) -> None:
-    maximum = current_app.config["PAGE_SIZE_MAX"]
-    if value > maximum:
-        raise ma.ValidationError(f"At most {maximum}.")
-
-
-class UtcDateTime(fields.AwareDateTime):
-    """An ISO 8601 date-time with an offset, converted to UTC (422 if it cannot be)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError as exc:
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from exc
 
 
 class ListCursorSchema(ma.Schema):
@@ -44,16 +27,6 @@ class HistoryCursorSchema(ma.Schema):
     """The position inside a history: the last version listed."""
 
     v = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
-
-
-class PageQuerySchema(ma.Schema):
-    """Keyset pagination: an opaque cursor and a page size."""
-
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
-    limit = fields.Integer(
-        validate=[validate.Range(min=1), _within_page_size],
-        metadata={"description": "Page size (default PAGE_SIZE_DEFAULT)."},
-    )
 
 
 class ListQuerySchema(PageQuerySchema):
@@ -192,8 +165,9 @@ class TypeListSchema(ma.Schema):
 def envelope(record: Record | RecordState, reader: ReaderView, today: date) -> dict[str, Any]:
     """A record's envelope with its data filtered for ``reader``."""
     record_type = registry()[record.type]
-    data, withheld = reader.visible(record_type, record_type.present(record.data, today))
-    note_disclosure(record_type, record.key, data)
+    data, withheld = reader.visible(
+        record_type, record.key, record_type.present(record.data, today)
+    )
     return {
         "type": record.type,
         "key": record.key,
@@ -213,8 +187,9 @@ def version_envelope(
 ) -> dict[str, Any]:
     """One historical version, its data filtered for ``reader``."""
     record_type = registry()[record.type]
-    data, withheld = reader.visible(record_type, record_type.present(version.data, today))
-    note_disclosure(record_type, record.key, data)
+    data, withheld = reader.visible(
+        record_type, record.key, record_type.present(version.data, today)
+    )
     return {
         "type": record.type,
         "key": record.key,

@@ -1,9 +1,9 @@
 """Records: publish, patch, tombstone, read, list, history, dossier.
 
 Every change validates through the record type's schema, locks the record's row and writes a
-new immutable version, which is also its change-log entry (the SQL is in ``writes``); the
-caller's unit of work commits.
-Content equal to the current version is a no-op: no version, no event.
+new immutable version, which is also its change-log entry, and its audit entry (the SQL is in
+``writes``); the caller's unit of work commits. Content equal to the current version is a
+no-op: no version, no event, but still an audit entry (the caller asked).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import marshmallow as ma
 from sqlalchemy import Connection, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from hub.audit.service import ChangeEntry
+from hub.audit.entries import Entry
+from hub.audit.entries import record as record_entry
 from hub.auth.identity import Identity
-from hub.db import utcnow
-from hub.errors import (
+from hub.core.db import mark_log_changed, utcnow
+from hub.core.errors import (
     Conflict,
     Forbidden,
     HubError,
@@ -29,12 +30,23 @@ from hub.errors import (
     Unprocessable,
     validation_error,
 )
-from hub.events.notify import mark_changed
 from hub.records import writes
 from hub.records.models import Record, RecordState, RecordVersion
 from schemas import KEY_PATTERN, RecordType, registry
 
 Status = Literal["created", "updated", "unchanged"]
+# What the audit log calls each action on records: changes, and reads that disclosed
+# protected fields (recorded by hub.sharing).
+PUT = "record.put"
+PATCH = "record.patch"
+DELETE = "record.delete"
+BATCH = "record.batch"
+READ = "record.read"
+LIST = "record.list"
+HISTORY = "record.history"
+DOSSIER = "project.dossier"
+# The HTTP status each outcome answers with, over the API and in the audit log.
+STATUS_CODES: dict[Status, int] = {"created": 201, "updated": 200, "unchanged": 200}
 
 _RECORDS = writes.RECORDS
 
@@ -59,6 +71,11 @@ class Outcome:
 
     record: RecordState
     status: Status
+
+    @property
+    def http_status(self) -> int:
+        """201 when the write created the record, else 200."""
+        return STATUS_CODES[self.status]
 
 
 @dataclass(frozen=True)
@@ -170,6 +187,15 @@ def _first_version(
     )
 
 
+def _audit_values(
+    entry: Entry | None, operation: str, record: RecordState
+) -> dict[str, Any] | None:
+    """The column values of ``entry`` for a write of ``record``'s version (201 if created)."""
+    if entry is None:
+        return None
+    return entry.values(201 if operation == "created" else 200, version=str(record.version))
+
+
 def _lock_or_create(
     connection: Connection,
     identity: Identity,
@@ -177,15 +203,17 @@ def _lock_or_create(
     key: str,
     data: dict[str, Any],
     conditions: Preconditions,
-    audit: ChangeEntry | None,
+    entry: Entry | None,
 ) -> tuple[RecordState | None, bool]:
     """The locked current row, or a new record at version 1; whether it was created."""
     if conditions.if_match is not None:  # a condition on an existing version: never create
         return writes.lock(connection, record_type.name, key), False
     first = _first_version(identity, record_type, key, data)
-    change = writes.Change("created", sorted(data), identity.key_id, audit)
+    revision = writes.Revision(
+        "created", sorted(data), identity.key_id, _audit_values(entry, "created", first)
+    )
     links = record_type.links_project
-    record, created = writes.lock_or_insert(connection, first, change, require_live_project=links)
+    record, created = writes.lock_or_insert(connection, first, revision, require_live_project=links)
     if record is None:
         if links and not writes.project_is_live(connection, first.project_code):
             raise _no_such_project(first.project_code)
@@ -214,6 +242,10 @@ def _next_version(
     return new, operation, changed
 
 
+def _entry(identity: Identity, action: str, record_type: RecordType, key: str) -> Entry:
+    return Entry(identity.actor, action, f"{record_type.name}/{key}")
+
+
 def publish(
     session: Session,
     identity: Identity,
@@ -221,9 +253,22 @@ def publish(
     key: str,
     body: Any,
     conditions: Preconditions = Preconditions(),
-    audit: ChangeEntry | None = None,
 ) -> Outcome:
-    """Create or replace ``(type, key)`` with ``body``; a change inserts ``audit`` with it.
+    """Create or replace ``(type, key)`` with ``body``, recorded as ``record.put``."""
+    entry = _entry(identity, PUT, record_type, key)
+    return _publish(session, identity, record_type, key, body, conditions, entry)
+
+
+def _publish(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    body: Any,
+    conditions: Preconditions,
+    entry: Entry | None,
+) -> Outcome:
+    """Publish; a change writes ``entry`` with it, and so does a publish that changes nothing.
 
     Every refusal is raised before the first write, so a batch can go on to its next item
     after a refused one without a savepoint.
@@ -232,22 +277,26 @@ def publish(
     data = _canonical(record_type, key, body)
     connection = session.connection()
     record, created = _lock_or_create(
-        connection, identity, record_type, key, data, conditions, audit
+        connection, identity, record_type, key, data, conditions, entry
     )
     if created:
         assert record is not None
-        mark_changed(session)
+        mark_log_changed(session)
         return Outcome(record, "created")
     _check_preconditions(record, conditions)
     assert record is not None, "preconditions refuse a missing record"
     if not record.deleted and record.data == data:
+        if entry is not None:
+            record_entry(session, entry, 200, version=str(record.version))
         return Outcome(record, "unchanged")
     record, operation, changed = _next_version(record, identity, record_type, data)
-    change = writes.Change(operation, changed, identity.key_id, audit)
+    revision = writes.Revision(
+        operation, changed, identity.key_id, _audit_values(entry, operation, record)
+    )
     links = record_type.links_project
-    if writes.write(connection, "update", record, change, require_live_project=links) is None:
+    if writes.update_record(connection, record, revision, require_live_project=links) is None:
         raise _no_such_project(record.project_code)
-    mark_changed(session)
+    mark_log_changed(session)
     return Outcome(record, operation)
 
 
@@ -265,7 +314,8 @@ def publish_many(
     session: Session, identity: Identity, record_type: RecordType, items: Sequence[BatchItem]
 ) -> list[Outcome | HubError]:
     """Each item as :func:`publish` or :func:`tombstone` would do it, in request order; a
-    refusal is the item's result and does not stop the others.
+    refusal is the item's result and does not stop the others. The batch is recorded as one
+    ``record.batch`` entry naming each item's status.
 
     Plain publishes (no condition, a key that appears once) are written set-wise: one lock
     of all their rows, one insert of the new ones, one update of the changed ones and one
@@ -298,7 +348,18 @@ def publish_many(
         except HubError as error:
             results[index] = error
     write_plain()
-    return [result for result in results if result is not None]
+    outcomes = [result for result in results if result is not None]
+    statuses = [
+        {"key": item.key, "status": _status_of(outcome)}
+        for item, outcome in zip(items, outcomes, strict=True)
+    ]
+    entry = Entry(identity.actor, BATCH, record_type.name)
+    record_entry(session, entry, 200, results=statuses)
+    return outcomes
+
+
+def _status_of(outcome: Outcome | HubError) -> int:
+    return outcome.status if isinstance(outcome, HubError) else outcome.http_status
 
 
 def _repeated_keys(items: Sequence[BatchItem]) -> set[str]:
@@ -315,8 +376,8 @@ def _one(
     conditions = Preconditions(if_match=item.if_match)
     try:
         if item.deleted:
-            return tombstone(session, identity, record_type, item.key, conditions)
-        return publish(session, identity, record_type, item.key, item.data, conditions)
+            return _tombstone(session, identity, record_type, item.key, conditions, None)
+        return _publish(session, identity, record_type, item.key, item.data, conditions, None)
     except HubError as error:
         return error
 
@@ -351,24 +412,24 @@ def _publish_set(
             changed.append((index, *_next_version(record, identity, record_type, data)))
     # in key order, as the rows were locked
     ids = writes.insert_many(connection, sorted((r for _, r in created), key=lambda r: r.key))
-    versions: list[tuple[int, RecordState, writes.Change]] = []
+    versions: list[tuple[int, RecordState, writes.Revision]] = []
     raced = []
     for index, record in created:
         if record.key not in ids:
             raced.append((index, record))
             continue
         record = replace(record, id=ids[record.key])
-        change = writes.Change("created", sorted(record.data), identity.key_id)
-        versions.append((index, record, change))
+        revision = writes.Revision("created", sorted(record.data), identity.key_id)
+        versions.append((index, record, revision))
         results[index] = Outcome(record, "created")
     writes.update_many(connection, [record for _, record, _, _ in changed])
     for index, record, operation, fields in changed:
-        versions.append((index, record, writes.Change(operation, fields, identity.key_id)))
+        versions.append((index, record, writes.Revision(operation, fields, identity.key_id)))
         results[index] = Outcome(record, operation)
     versions.sort(key=lambda version: version[0])
-    writes.insert_versions(connection, [(record, change) for _, record, change in versions])
+    writes.insert_versions(connection, [(record, revision) for _, record, revision in versions])
     if versions:
-        mark_changed(session)
+        mark_log_changed(session)
     for index, record in sorted(raced, key=lambda raced_item: raced_item[1].key):
         # a concurrent writer created it first: publish over it the usual way
         results[index] = _one(session, identity, record_type, BatchItem(record.key, record.data))
@@ -395,9 +456,8 @@ def patch(
     key: str,
     patch_document: Any,
     conditions: Preconditions = Preconditions(),
-    audit: ChangeEntry | None = None,
 ) -> Outcome:
-    """Apply a JSON merge patch to the current version of ``(type, key)``."""
+    """Apply a JSON merge patch to the current version of ``(type, key)`` (``record.patch``)."""
     _require_publisher(identity, record_type)
     if not isinstance(patch_document, Mapping):
         raise Unprocessable(
@@ -409,7 +469,8 @@ def patch(
         raise NotFound(f"There is no {record_type.name} '{key}' to patch.")
     _check_preconditions(record, conditions)
     patched = merge_patch(record.data, patch_document)
-    return publish(session, identity, record_type, key, patched, audit=audit)
+    entry = _entry(identity, PATCH, record_type, key)
+    return _publish(session, identity, record_type, key, patched, Preconditions(), entry)
 
 
 def tombstone(
@@ -418,9 +479,21 @@ def tombstone(
     record_type: RecordType,
     key: str,
     conditions: Preconditions = Preconditions(),
-    audit: ChangeEntry | None = None,
 ) -> Outcome:
     """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
+    entry = _entry(identity, DELETE, record_type, key)
+    return _tombstone(session, identity, record_type, key, conditions, entry)
+
+
+def _tombstone(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    conditions: Preconditions,
+    entry: Entry | None,
+) -> Outcome:
+    """Tombstone, writing ``entry`` with the change (or alone, if already deleted)."""
     _require_publisher(identity, record_type)
     check_key(key)
     connection = session.connection()
@@ -429,6 +502,8 @@ def tombstone(
         raise NotFound(f"There is no {record_type.name} '{key}'.")
     _check_preconditions(record, conditions)
     if record.deleted:
+        if entry is not None:
+            record_entry(session, entry, 200, version=str(record.version))
         return Outcome(record, "unchanged")
     if record_type.name == "project":
         linked = connection.execute(_LIVE_LINKED_COUNT, {"code": key}).scalar_one()
@@ -440,9 +515,11 @@ def tombstone(
     record.deleted = True
     record.published_by = identity.department_id
     record.updated_at = utcnow()
-    change = writes.Change("deleted", [], identity.key_id, audit)
-    writes.write(connection, "update", record, change, require_live_project=False)
-    mark_changed(session)
+    revision = writes.Revision(
+        "deleted", [], identity.key_id, _audit_values(entry, "deleted", record)
+    )
+    writes.update_record(connection, record, revision, require_live_project=False)
+    mark_log_changed(session)
     return Outcome(record, "updated")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.events import service as events
+from hub.events import feed, log
 from hub.records.models import Record
 
 # Events looked at per query while skipping those a subscription does not want.
@@ -59,7 +59,7 @@ def _project_fields(session: Session, codes: set[str]) -> dict[str, Mapping[str,
 
 
 def _matches(
-    version: events.Change,
+    version: feed.LoggedChange,
     wanted: Mapping[str, str],
     projects: Mapping[str, Mapping[str, Any]],
 ) -> bool:
@@ -78,18 +78,18 @@ def read_matching(
     event_filter: EventFilter,
     *,
     scan_limit: int = 10 * SCAN_PAGE,
-) -> events.FeedPage:
+) -> feed.FeedPage:
     """Up to ``limit`` events after ``after`` that ``event_filter`` accepts, in order.
 
     ``next_after`` is where the next read should start: past every event looked at, so events
     that did not match are not looked at again. At most ``scan_limit`` events are looked at.
     """
-    head = events.head_sequence(session)
-    found: list[events.Change] = []
+    head = log.head_sequence(session)
+    found: list[feed.LoggedChange] = []
     position, scanned = after, 0
     wanted = event_filter.by_project_fields
     while len(found) < limit and position < head and scanned < scan_limit:
-        page = events.read_range(
+        page = feed.read_range(
             session,
             position,
             head,
@@ -113,4 +113,4 @@ def read_matching(
                     break
         else:
             position = page.next_after
-    return events.FeedPage(events=found, next_after=position)
+    return feed.FeedPage(events=found, next_after=position)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from hub.core.config import IPNetwork, parse_networks
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # IPv6 ranges that carry an IPv4 address (NAT64, 6to4, IPv4-compatible): Python counts some as
 # global, yet they can lead to any IPv4 address, private ones included.
@@ -98,17 +99,6 @@ class EndpointPolicy:
         if any(address in network for network in EMBEDDING_IPV4):
             return False
         return address.is_global and not address.is_multicast
-
-
-def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """CIDR strings as networks; ValueError names a bad one."""
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(value, strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a network such as 10.0.0.0/8") from exc
-    return tuple(networks)
 
 
 def _resolve(host: str, port: int) -> list[IPAddress]:

@@ -8,15 +8,14 @@ from typing import Any
 from flask import current_app, url_for
 from flask_smorest import Blueprint
 
-from hub.auth.guard import require_scope
+from hub.auth.guard import audited, require_scope
 from hub.auth.identity import current_identity
-from hub.events import follow
-from hub.events import service as events
-from hub.events.service import cloud_event
-from hub.extensions import db
-from hub.http import city_today, reader
-from hub.pagination import before_id, id_cursor, page_limit
-from hub.records.schemas import PageQuerySchema
+from hub.core.extensions import db
+from hub.core.http import city_today
+from hub.core.wire import PageQuerySchema, before_id, id_cursor, page_limit
+from hub.events import feed, follow, log
+from hub.events.render import cloud_event
+from hub.sharing.readers import reader
 from hub.subscriptions import service
 from hub.subscriptions.models import Subscription
 from hub.subscriptions.policy import EndpointPolicy
@@ -44,6 +43,7 @@ blp = Blueprint(
 )
 
 ONE = "/<int:subscription_id>"
+TARGET = "subscription/{subscription_id}"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -52,10 +52,11 @@ def _own(subscription_id: int, *, lock: bool = False) -> Subscription:
 
 
 def _out(subscription: Subscription) -> dict[str, Any]:
-    return subscription_out(subscription, events.head_sequence(db.session))
+    return subscription_out(subscription, log.head_sequence(db.session))
 
 
 @blp.route("", methods=["POST"])
+@audited(service.CREATE)
 @require_scope("subscriptions")
 @blp.arguments(SubscriptionInSchema)
 @blp.response(201, SubscriptionCreatedSchema)
@@ -88,7 +89,7 @@ def list_subscriptions(**query: Any) -> dict[str, Any]:
     found, next_before = service.list_subscriptions(
         db.session, current_identity(), limit=page_limit(query), before_id=before_id(query)
     )
-    head = events.head_sequence(db.session)
+    head = log.head_sequence(db.session)
     return {
         "items": [subscription_out(s, head) for s in found],
         "next_cursor": id_cursor(next_before),
@@ -104,45 +105,56 @@ def get_subscription(subscription_id: int) -> dict[str, Any]:
 
 
 @blp.route(ONE, methods=["DELETE"])
+@audited(service.DELETE, TARGET)
 @require_scope("subscriptions")
 @blp.response(204)
 def delete_subscription(subscription_id: int) -> None:
     """End a subscription; its attempt log goes with it."""
-    service.delete(db.session, _own(subscription_id, lock=True))
+    service.delete(db.session, current_identity().actor, _own(subscription_id, lock=True))
 
 
 @blp.route(f"{ONE}/pause", methods=["POST"])
+@audited(service.PAUSE, TARGET)
 @require_scope("subscriptions")
 @blp.response(200, SubscriptionOutSchema)
 def pause_subscription(subscription_id: int) -> dict[str, Any]:
     """Stop deliveries; the subscription keeps its place."""
     subscription = _own(subscription_id, lock=True)
-    service.pause(subscription)
+    service.pause(db.session, current_identity().actor, subscription)
     return _out(subscription)
 
 
 @blp.route(f"{ONE}/resume", methods=["POST"])
+@audited(service.RESUME, TARGET)
 @require_scope("subscriptions")
 @blp.response(200, SubscriptionOutSchema)
 def resume_subscription(subscription_id: int) -> dict[str, Any]:
     """Deliver again from where the subscription stands (after a pause or failing)."""
     subscription = _own(subscription_id, lock=True)
-    service.resume(subscription)
+    service.resume(db.session, current_identity().actor, subscription)
     return _out(subscription)
 
 
 @blp.route(f"{ONE}/replay", methods=["POST"])
+@audited(service.REPLAY, TARGET)
 @require_scope("subscriptions")
 @blp.arguments(ReplayInSchema)
 @blp.response(200, SubscriptionOutSchema)
 def replay_subscription(body: dict[str, Any], subscription_id: int) -> dict[str, Any]:
     """Deliver again every event after a sequence, or since a time."""
     subscription = _own(subscription_id, lock=True)
-    service.replay(db.session, subscription, after=body.get("after"), since=body.get("since"))
+    service.replay(
+        db.session,
+        current_identity().actor,
+        subscription,
+        after=body.get("after"),
+        since=body.get("since"),
+    )
     return _out(subscription)
 
 
 @blp.route(f"{ONE}/rotate-secret", methods=["POST"])
+@audited(service.ROTATE_SECRET, TARGET)
 @require_scope("subscriptions")
 @blp.arguments(RotateSecretInSchema)
 @blp.response(200, SecretSchema)
@@ -152,12 +164,13 @@ def rotate_secret(
     """A new signing secret, shown once; the old one signs beside it for a grace period."""
     subscription = _own(subscription_id, lock=True)
     grace = body.get("grace_seconds", current_app.config["WEBHOOK_SECRET_GRACE"])
-    secret = service.rotate_secret(subscription, grace)
+    secret = service.rotate_secret(db.session, current_identity().actor, subscription, grace)
     out = {"secret": secret, "previous_secret_until": subscription.previous_secret_until}
     return out, 200, NO_STORE
 
 
 @blp.route(f"{ONE}/events", methods=["GET"])
+@audited(service.PULL, TARGET)
 @require_scope("subscriptions")
 @blp.arguments(PullQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, PulledEventsSchema)
@@ -166,7 +179,7 @@ def pull_events(subscription_id: int, limit: int, wait: float) -> dict[str, Any]
     identity = current_identity()
     _own(subscription_id)  # 404 before waiting
 
-    def read() -> events.FeedPage:
+    def read() -> feed.FeedPage:
         subscription = service.get_subscription(db.session, identity, subscription_id)
         return service.pull(db.session, subscription, limit)
 
@@ -179,13 +192,14 @@ def pull_events(subscription_id: int, limit: int, wait: float) -> dict[str, Any]
 
 
 @blp.route(f"{ONE}/ack", methods=["POST"])
+@audited(service.ACK, TARGET)
 @require_scope("subscriptions")
 @blp.arguments(AckInSchema)
 @blp.response(200, SubscriptionOutSchema)
 def ack_events(body: dict[str, Any], subscription_id: int) -> dict[str, Any]:
     """Confirm every event up to ``sequence``; they will not be returned again."""
     subscription = _own(subscription_id, lock=True)
-    service.ack(db.session, subscription, body["sequence"])
+    service.ack(db.session, current_identity().actor, subscription, body["sequence"])
     return _out(subscription)
 
 

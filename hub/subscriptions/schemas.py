@@ -8,8 +8,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from hub.core.wire import PageQuerySchema, UtcDateTime
 from hub.events.schemas import FeedPageSchema, within_feed_page
-from hub.records.schemas import PageQuerySchema, UtcDateTime
 from hub.subscriptions.models import Subscription
 from hub.subscriptions.service import lag
 from schemas.base import UNSTORABLE_TEXT

@@ -14,14 +14,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.audit.entries import Actor, Entry, record
 from hub.auth.identity import Identity
-from hub.db import utcnow
-from hub.errors import Conflict, NotFound, Unprocessable
-from hub.events import service as events
-from hub.pagination import MAX_ID, newest_first
+from hub.core.db import rowcount, utcnow
+from hub.core.errors import Conflict, NotFound, Unprocessable
+from hub.core.pagination import MAX_ID, newest_first
+from hub.events import feed, log
 from hub.records.models import RecordVersion
 from hub.subscriptions import webhooks
 from hub.subscriptions.matching import EventFilter, read_matching
@@ -30,6 +32,17 @@ from hub.subscriptions.policy import EndpointPolicy, UnsafeEndpoint
 from schemas import registry
 
 STATUSES = ("active", "paused", "failing")
+# What the audit log calls each action on a subscription (``PULL``: a pull that disclosed
+# protected fields; ``DELIVER``: a delivery that did).
+CREATE = "subscription.create"
+DELETE = "subscription.delete"
+PAUSE = "subscription.pause"
+RESUME = "subscription.resume"
+REPLAY = "subscription.replay"
+ROTATE_SECRET = "subscription.rotate_secret"
+PULL = "subscription.pull"
+ACK = "subscription.ack"
+DELIVER = "subscription.deliver"
 
 
 def _check_types(types: Sequence[str]) -> None:
@@ -73,7 +86,7 @@ def create(
     now = utcnow()
     # Number what has committed (waiting for a round running elsewhere to finish), so the
     # subscription starts after every change committed before it.
-    events.number_events(session, wait=True)
+    log.number_events(session, wait=True)
     subscription = Subscription(
         department_id=identity.department_id,
         created_by=identity.key_id,
@@ -81,7 +94,7 @@ def create(
         types=sorted(set(types)),
         filter={name: value for name, value in filter_.items() if value is not None},
         status="active",
-        cursor=events.head_sequence(session),
+        cursor=log.head_sequence(session),
         endpoint_url=endpoint_url,
         secret=secret,
         attempts=0,
@@ -91,6 +104,8 @@ def create(
     )
     session.add(subscription)
     session.flush()
+    details = {"kind": subscription.kind, "types": subscription.types}
+    _record(session, identity.actor, CREATE, subscription, details, outcome=201)
     return subscription, secret
 
 
@@ -120,21 +135,40 @@ def _touch(subscription: Subscription) -> None:
     subscription.updated_at = utcnow()
 
 
-def delete(session: Session, subscription: Subscription) -> None:
+def _record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    subscription: Subscription,
+    details: Mapping[str, Any] | None = None,
+    *,
+    outcome: int = 200,
+) -> None:
+    target = f"subscription/{subscription.id}"
+    record(session, Entry(actor, action, target, details or {}), outcome)
+
+
+def delete(session: Session, actor: Actor, subscription: Subscription) -> None:
     """End a subscription; its attempt log goes with it."""
+    _record(session, actor, DELETE, subscription)
     session.delete(subscription)
     session.flush()
 
 
-def pause(subscription: Subscription, reason: str = "Paused by the subscriber.") -> None:
+def pause(
+    session: Session,
+    actor: Actor,
+    subscription: Subscription,
+    reason: str = "Paused by the subscriber.",
+) -> None:
     """Stop deliveries; the subscription keeps its place."""
     subscription.status = "paused"
     subscription.status_reason = reason
     _touch(subscription)
+    _record(session, actor, PAUSE, subscription)
 
 
-def resume(subscription: Subscription) -> None:
-    """Deliver again from where the subscription stands, with a fresh retry schedule."""
+def _reactivate(subscription: Subscription) -> None:
     subscription.status = "active"
     subscription.status_reason = None
     subscription.attempts = 0
@@ -142,8 +176,15 @@ def resume(subscription: Subscription) -> None:
     _touch(subscription)
 
 
+def resume(session: Session, actor: Actor, subscription: Subscription) -> None:
+    """Deliver again from where the subscription stands, with a fresh retry schedule."""
+    _reactivate(subscription)
+    _record(session, actor, RESUME, subscription)
+
+
 def replay(
     session: Session,
+    actor: Actor,
     subscription: Subscription,
     *,
     after: int | None = None,
@@ -151,7 +192,7 @@ def replay(
 ) -> None:
     """Move the cursor back (or forward) so events after ``after``, or since ``since``, are
     delivered again; the subscription becomes active."""
-    bounds = events.log_bounds(session)
+    bounds = log.log_bounds(session)
     if since is not None:
         first = session.scalar(
             select(func.min(RecordVersion.sequence)).where(
@@ -164,12 +205,15 @@ def replay(
         raise Unprocessable(
             "Beyond the log.", errors={"after": [f"The log ends at {bounds.head}."]}
         )
-    events.check_retained(bounds, after)
+    log.check_retained(bounds, after)
     subscription.cursor = after
-    resume(subscription)
+    _reactivate(subscription)
+    _record(session, actor, REPLAY, subscription, {"after": after})
 
 
-def rotate_secret(subscription: Subscription, grace_seconds: int) -> str:
+def rotate_secret(
+    session: Session, actor: Actor, subscription: Subscription, grace_seconds: int
+) -> str:
     """A new signing secret; the old one keeps signing beside it for ``grace_seconds``."""
     if subscription.kind != "webhook":
         raise Conflict("A pull subscription has no signing secret.")
@@ -180,6 +224,7 @@ def rotate_secret(subscription: Subscription, grace_seconds: int) -> str:
     )
     subscription.secret = secret
     _touch(subscription)
+    _record(session, actor, ROTATE_SECRET, subscription, {"grace_seconds": grace_seconds})
     return secret
 
 
@@ -205,23 +250,24 @@ def _require_pull(subscription: Subscription) -> None:
         )
 
 
-def pull(session: Session, subscription: Subscription, limit: int) -> events.FeedPage:
+def pull(session: Session, subscription: Subscription, limit: int) -> feed.FeedPage:
     """The next events after the subscription's cursor; the cursor moves only on ``ack``."""
     _require_pull(subscription)
-    bounds = events.log_bounds(session)
-    events.check_retained(bounds, subscription.cursor, subscription=True)
+    bounds = log.log_bounds(session)
+    log.check_retained(bounds, subscription.cursor, subscription=True)
     return read_matching(session, subscription.cursor, limit, event_filter(subscription))
 
 
-def ack(session: Session, subscription: Subscription, sequence: int) -> None:
+def ack(session: Session, actor: Actor, subscription: Subscription, sequence: int) -> None:
     """Confirm every event up to ``sequence``; acknowledging again, or less, changes nothing."""
     _require_pull(subscription)
-    head = events.head_sequence(session)
+    head = log.head_sequence(session)
     if sequence > head:
         raise Unprocessable("Beyond the log.", errors={"sequence": [f"The log ends at {head}."]})
     if sequence > subscription.cursor:
         subscription.cursor = sequence
         _touch(subscription)
+    _record(session, actor, ACK, subscription, {"sequence": sequence})
 
 
 def list_deliveries(
@@ -235,3 +281,10 @@ def list_deliveries(
 def lag(subscription: Subscription, head: int) -> int:
     """Events in the log after the subscription's cursor (an upper bound of what it is owed)."""
     return max(0, head - subscription.cursor)
+
+
+def prune_deliveries(session: Session, before: datetime) -> int:
+    """Drop delivery attempts made before ``before``; how many went."""
+    removed = rowcount(session.execute(delete_rows(Delivery).where(Delivery.at < before)))
+    session.flush()
+    return removed

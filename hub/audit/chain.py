@@ -1,0 +1,208 @@
+"""The audit log's hash chain: sealing committed entries into it, and checking it.
+
+Entries are written unsealed (``hub.audit.entries``). Sealing rounds chain committed entries in
+the order they are sealed: each entry's hash covers its content and the previous entry's hash,
+so altering, removing or inserting a sealed row breaks the chain at that row. A process seals
+after its own audited requests (at most every ``AUDIT_SEAL_INTERVAL`` seconds) and in its
+housekeeping loop, so entries never wait long for their place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from hub.audit.models import AuditEntry, AuditHead
+from hub.core.extensions import db
+
+logger = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+SEAL_ROUND_SIZE = 2000
+VERIFY_CHUNK = 2000
+_CHAINED_COLUMNS = (
+    AuditEntry.id,
+    AuditEntry.at,
+    AuditEntry.department_id,
+    AuditEntry.key_id,
+    AuditEntry.actor,
+    AuditEntry.action,
+    AuditEntry.target,
+    AuditEntry.remote_addr,
+    AuditEntry.outcome,
+    AuditEntry.details,
+)
+_UNSEALED = select(*_CHAINED_COLUMNS).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
+_SEAL_ENTRY = (
+    update(AuditEntry)
+    .where(AuditEntry.id == bindparam("entry_id"))
+    .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def entry_hash(entry: Row[Any] | AuditEntry, seq: int, prev_hash: str) -> str:
+    """The chain hash of an entry: SHA-256 over its content, its place and the previous hash."""
+    content = {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "department_id": entry.department_id,
+        "key_id": entry.key_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "remote_addr": entry.remote_addr,
+        "outcome": entry.outcome,
+        "details": entry.details,
+        "seq": seq,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def seal(session: Session, limit: int = SEAL_ROUND_SIZE) -> int:
+    """One sealing round: chain the committed unsealed entries; return how many were sealed.
+
+    The head row's lock serialises rounds (a round finding it locked skips: another process
+    is sealing), and a round sees only committed entries, so the chain is built in the order
+    entries are sealed and no two rounds interleave. The caller commits right after.
+    """
+    head = session.scalar(
+        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update(skip_locked=True)
+    )
+    if head is None:
+        return 0
+    entries = session.execute(_UNSEALED.limit(limit)).all()
+    if not entries:
+        return 0
+    seq, prev_hash = head.last_seq, head.last_hash
+    sealed = []
+    for entry in entries:
+        seq += 1
+        digest = entry_hash(entry, seq, prev_hash)
+        sealed.append({"entry_id": entry.id, "seq": seq, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    session.connection().execute(_SEAL_ENTRY, sealed)
+    head.last_seq, head.last_hash = seq, prev_hash
+    session.flush()
+    return len(sealed)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What a walk of the chain found: how far it is intact and, if not, where it breaks."""
+
+    sealed: int
+    unsealed: int
+    head_seq: int
+    head_hash: str
+    broken_at_seq: int | None = None
+    broken_entry_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        """Whether every sealed entry and the head are as they were sealed."""
+        return self.problem is None
+
+
+def begin_snapshot(session: Session) -> None:
+    """Make ``session``'s next transaction read one snapshot throughout (before it begins).
+
+    A walk of the chain needs it, or a round sealing meanwhile would look like rows added
+    behind the head's back. An SQLite read transaction is a snapshot already.
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The chain's last sealed position and hash."""
+    row = session.execute(
+        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
+    ).one()
+    return row.last_seq, row.last_hash
+
+
+def verify(session: Session, progress: Callable[[int], None] | None = None) -> ChainReport:
+    """Walk the sealed entries in chain order and check every link and hash; read-only.
+
+    Catches an altered row (its hash no longer matches), a removed row (a gap in ``seq``, or
+    a head ahead of the last row) and an inserted one (a link that does not match).
+    """
+    begin_snapshot(session)
+    head_seq, head_hash = head(session)
+    unsealed = session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
+    expected_seq, prev_hash = 0, GENESIS_HASH
+
+    def broken(entry: AuditEntry | None, problem: str) -> ChainReport:
+        return ChainReport(
+            sealed=expected_seq,
+            unsealed=unsealed,
+            head_seq=head_seq,
+            head_hash=head_hash,
+            broken_at_seq=entry.seq if entry is not None else expected_seq + 1,
+            broken_entry_id=entry.id if entry is not None else None,
+            problem=problem,
+        )
+
+    query = select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq)
+    last_seq = 0
+    while True:
+        chunk = session.scalars(query.where(AuditEntry.seq > last_seq).limit(VERIFY_CHUNK)).all()
+        for entry in chunk:
+            assert entry.seq is not None
+            if entry.seq != expected_seq + 1:
+                return broken(entry, f"entries {expected_seq + 1}..{entry.seq - 1} are missing")
+            if entry.prev_hash != prev_hash:
+                return broken(entry, "it does not link to the entry before it")
+            if entry.hash != entry_hash(entry, entry.seq, prev_hash):
+                return broken(entry, "its content does not match its hash")
+            expected_seq, prev_hash = entry.seq, entry.hash
+        if progress is not None:
+            progress(len(chunk))
+        if len(chunk) < VERIFY_CHUNK:
+            break
+        last_seq = expected_seq
+        session.expunge_all()
+    if (head_seq, head_hash) != (expected_seq, prev_hash):
+        return broken(
+            None, f"the head names entry {head_seq} but the chain ends at entry {expected_seq}"
+        )
+    return ChainReport(
+        sealed=expected_seq, unsealed=unsealed, head_seq=head_seq, head_hash=head_hash
+    )
+
+
+def seal_if_due() -> None:
+    """Run a sealing round if this process has not run one for ``AUDIT_SEAL_INTERVAL``.
+
+    A failed round leaves the entries unsealed for the next one; the caller goes on.
+    """
+    state: dict[str, float] = current_app.extensions["hub.audit"]
+    now = time.monotonic()
+    if now - state["last_sealed"] < current_app.config["AUDIT_SEAL_INTERVAL"]:
+        return
+    state["last_sealed"] = now
+    try:
+        with db.separate_unit_of_work() as session:
+            seal(session)
+    except SQLAlchemyError:
+        logger.warning("Audit sealing round failed; the next one will retry", exc_info=True)
+
+
+def init_app(app: Flask) -> None:
+    """Prepare the per-process sealing clock."""
+    app.extensions["hub.audit"] = {"last_sealed": float("-inf")}

@@ -1,0 +1,61 @@
+"""The console's blueprint: every page asks for a signed-in person (except signing in), and
+every form post for its CSRF token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from hub.console import signin
+from hub.console.locale import html_lang
+from hub.console.navigation import nav_items
+from hub.console.pages import render_hub_error
+from hub.core.errors import HubError
+
+blp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+)
+csrf = CSRFProtect()
+# a service's refusal (403, 404, 409 ...) of a console action is a page, not problem+json
+blp.register_error_handler(HubError, render_hub_error)
+# pages anyone may open: signing in, and what signing in needs
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "console.sign_in",
+        "console.set_password",
+        "console.set_language",
+        "console.sso_start",
+        "console.sso_callback",
+        "console.static",
+    }
+)
+
+
+@blp.before_request
+def _signed_in_and_protected() -> Response | None:
+    """Check the form's CSRF token, then who is signed in; send strangers to sign in."""
+    if request.endpoint == "console.static":
+        return None
+    if request.method == "POST":
+        csrf.protect()
+    signin.load_user()
+    if signin.current_user() is None and request.endpoint not in PUBLIC_ENDPOINTS:
+        wanted = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("console.sign_in", next=wanted))  # type: ignore[return-value]
+    return None
+
+
+@blp.context_processor
+def _page_context() -> dict[str, Any]:
+    user = signin.current_user()
+    return {
+        "lang": html_lang(),
+        "current_user": signin.describe(user) if user is not None else None,
+        "nav_items": nav_items() if user is not None else [],
+    }

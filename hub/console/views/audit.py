@@ -1,0 +1,3 @@
+"""The console's audit pages (being built)."""
+
+from __future__ import annotations

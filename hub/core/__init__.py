@@ -1,0 +1,1 @@
+"""Application plumbing shared by every feature: settings, database, errors, HTTP, wire."""

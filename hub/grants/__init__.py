@@ -1,1 +1,0 @@
-"""Grants: a department's access to another's conditional fields, applied for and decided."""

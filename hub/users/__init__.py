@@ -1,0 +1,1 @@
+"""People who use the console, apart from access keys: accounts, passwords, invitations."""

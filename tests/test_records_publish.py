@@ -1,0 +1,342 @@
+"""Publishing one record: PUT creates or replaces, PATCH merges, DELETE tombstones; linking
+to a project; concurrent writers of one key.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from tests.factories import OTHER_PROJECT_CODE, PROJECT_CODE, funding_data, parcel_data
+from tests.record_helpers import ENVELOPE_KEYS, assert_problem, event_count, history_of, record_url
+
+# --- PUT: create and replace ---------------------------------------------------------------
+
+
+def test_put_of_a_new_record_creates_it_with_201_location_and_etag_1(client, project, publish):
+    response = publish("land_parcel", "L-1", parcel_data())
+
+    assert response.status_code == 201
+    assert response.headers["ETag"] == '"1"'
+    assert response.headers["Location"].endswith("/api/v1/records/land_parcel/L-1")
+    body = response.json
+    assert body["type"] == "land_parcel"
+    assert body["key"] == "L-1"
+    assert body["version"] == 1
+    assert body["project_code"] == PROJECT_CODE
+    assert body["published_by"] == "land"
+    assert body["deleted"] is False
+    assert body["data"]["parcel_id"] == "L-1"
+    assert body["data"]["area_mu"] == 86.4
+
+
+def test_put_of_an_existing_record_replaces_it_with_200_and_etag_2(client, project, publish):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = publish("land_parcel", "L-1", parcel_data(area_mu=90, supply_status="acquiring"))
+
+    assert response.status_code == 200
+    assert response.headers["ETag"] == '"2"'
+    assert "Location" not in response.headers
+    assert response.json["version"] == 2
+    assert response.json["data"]["area_mu"] == 90
+    assert response.json["data"]["supply_status"] == "acquiring"
+    assert response.json["created_at"] <= response.json["updated_at"]
+
+
+def test_put_replaces_the_whole_record_dropping_fields_not_sent(client, project, publish):
+    publish("land_parcel", "L-1", parcel_data())
+    body = parcel_data()
+    del body["rights_holder"]
+
+    response = publish("land_parcel", "L-1", body)
+
+    assert response.status_code == 200
+    assert "rights_holder" not in response.json["data"]
+
+
+def test_record_envelope_has_exactly_the_contract_keys(client, project, publish, headers):
+    created = publish("land_parcel", "L-1", parcel_data())
+    read = client.get(record_url("land_parcel", "L-1"), headers=headers("finance"))
+
+    assert set(created.json) == ENVELOPE_KEYS
+    assert set(read.json) == ENVELOPE_KEYS
+    for stamp in ("created_at", "updated_at"):
+        assert datetime.fromisoformat(read.json[stamp]).tzinfo is not None
+
+
+def test_put_with_unchanged_content_is_a_no_op(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    events_before = event_count(client, headers)
+
+    # The same content, this time naming its key field and sending an absent field as null.
+    response = publish("land_parcel", "L-1", parcel_data(parcel_id="L-1", supplied_on=None))
+
+    assert response.status_code == 200
+    assert response.json["version"] == 1
+    assert response.headers["ETag"] == '"1"'
+    assert [
+        item["version"] for item in history_of(client, headers, "land_parcel", "L-1")["items"]
+    ] == [1]
+    assert event_count(client, headers) == events_before
+
+
+def test_put_with_invalid_data_is_422_naming_each_field(client, project, publish):
+    response = publish("land_parcel", "L-1", parcel_data(area_mu=-1, colour="red"))
+
+    body = assert_problem(response, 422, "area_mu")
+    assert "colour" in body["errors"]
+
+
+def test_put_naming_another_key_in_the_body_is_422(client, project, publish):
+    response = publish("land_parcel", "L-1", parcel_data(parcel_id="L-2"))
+
+    assert_problem(response, 422, "parcel_id")
+
+
+# --- PATCH: JSON merge patch ---------------------------------------------------------------
+
+
+def test_patch_changes_only_the_fields_it_names(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.patch(
+        record_url("land_parcel", "L-1"), json={"area_mu": 100}, headers=headers("land")
+    )
+
+    assert response.status_code == 200
+    assert response.headers["ETag"] == '"2"'
+    assert response.json["version"] == 2
+    expected = {**parcel_data(), "parcel_id": "L-1", "area_mu": 100}
+    assert response.json["data"] == expected
+
+
+def test_patch_with_null_removes_an_optional_field(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.patch(
+        record_url("land_parcel", "L-1"), json={"rights_holder": None}, headers=headers("land")
+    )
+
+    assert response.status_code == 200
+    assert "rights_holder" not in response.json["data"]
+    assert response.json["data"]["transfer_price"] == 1200.5
+
+
+def test_patch_with_null_on_a_required_field_is_422(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.patch(
+        record_url("land_parcel", "L-1"), json={"land_use": None}, headers=headers("land")
+    )
+
+    assert_problem(response, 422, "land_use")
+    current = client.get(record_url("land_parcel", "L-1"), headers=headers("land"))
+    assert current.json["version"] == 1
+    assert current.json["data"]["land_use"] == "infrastructure"
+
+
+def test_patch_merges_nested_objects(client, project, headers):
+    response = client.patch(
+        record_url("project", PROJECT_CODE),
+        json={"responsible_leader": {"title": "Mayor"}},
+        headers=headers("ndrc"),
+    )
+
+    assert response.status_code == 200
+    assert response.json["data"]["responsible_leader"] == {"name": "Wang Li", "title": "Mayor"}
+
+
+def test_patch_accepts_the_merge_patch_content_type(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.patch(
+        record_url("land_parcel", "L-1"),
+        data='{"supply_status": "acquiring"}',
+        content_type="application/merge-patch+json",
+        headers=headers("land"),
+    )
+
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["supply_status"] == "acquiring"
+
+
+def test_patch_with_no_change_is_a_no_op(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.patch(
+        record_url("land_parcel", "L-1"), json={"area_mu": 86.4}, headers=headers("land")
+    )
+
+    assert response.status_code == 200
+    assert response.json["version"] == 1
+
+
+@pytest.mark.parametrize("deleted_first", [False, True], ids=["never-published", "deleted"])
+def test_patch_on_a_missing_record_is_404(client, project, publish, headers, deleted_first):
+    if deleted_first:
+        publish("land_parcel", "L-1", parcel_data())
+        client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+
+    response = client.patch(
+        record_url("land_parcel", "L-1"), json={"area_mu": 1}, headers=headers("land")
+    )
+
+    assert_problem(response, 404)
+
+
+def test_patch_that_is_not_an_object_is_refused(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.patch(record_url("land_parcel", "L-1"), json=[1], headers=headers("land"))
+
+    assert_problem(response, 422)
+
+
+# --- DELETE: tombstones --------------------------------------------------------------------
+
+
+def test_delete_tombstones_the_record_with_a_new_version(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+
+    response = client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+
+    assert response.status_code == 200
+    assert response.headers["ETag"] == '"2"'
+    assert response.json["deleted"] is True
+    assert response.json["version"] == 2
+
+
+def test_a_deleted_record_can_still_be_read(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+
+    response = client.get(record_url("land_parcel", "L-1"), headers=headers("finance"))
+
+    assert response.status_code == 200
+    assert response.json["deleted"] is True
+    assert response.json["version"] == 2
+    assert response.json["data"]["area_mu"] == 86.4
+
+
+def test_history_keeps_every_version_through_a_delete(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    publish("land_parcel", "L-1", parcel_data(area_mu=90))
+    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+
+    items = history_of(client, headers, "land_parcel", "L-1")["items"]
+
+    assert [(i["version"], i["operation"], i["deleted"]) for i in items] == [
+        (3, "deleted", True),
+        (2, "updated", False),
+        (1, "created", False),
+    ]
+    assert [i["data"]["area_mu"] for i in items[1:]] == [90, 86.4]
+
+
+def test_deleting_a_deleted_record_makes_no_new_version(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+    events_before = event_count(client, headers)
+
+    response = client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+
+    assert response.status_code == 200
+    assert response.json["version"] == 2
+    assert response.json["deleted"] is True
+    assert len(history_of(client, headers, "land_parcel", "L-1")["items"]) == 2
+    assert event_count(client, headers) == events_before
+
+
+def test_put_after_delete_revives_the_record_with_201(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+
+    response = publish("land_parcel", "L-1", parcel_data())
+
+    assert response.status_code == 201
+    assert response.headers["ETag"] == '"3"'
+    assert response.json["version"] == 3
+    assert response.json["deleted"] is False
+    items = history_of(client, headers, "land_parcel", "L-1")["items"]
+    assert [i["operation"] for i in items] == ["created", "deleted", "created"]
+
+
+def test_delete_of_a_missing_record_is_404(client, project, headers):
+    response = client.delete(record_url("land_parcel", "L-404"), headers=headers("land"))
+
+    assert_problem(response, 404)
+
+
+def test_a_project_with_live_linked_records_cannot_be_deleted(client, project, publish, headers):
+    publish("land_parcel", "L-1", parcel_data())
+    publish("funding", "F-1", funding_data())
+
+    refused = client.delete(record_url("project", PROJECT_CODE), headers=headers("ndrc"))
+
+    assert_problem(refused, 409)
+    still = client.get(record_url("project", PROJECT_CODE), headers=headers("ndrc"))
+    assert still.json["deleted"] is False
+    assert still.json["version"] == 1
+
+    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+    client.delete(record_url("funding", "F-1"), headers=headers("finance"))
+    accepted = client.delete(record_url("project", PROJECT_CODE), headers=headers("ndrc"))
+
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["deleted"] is True
+
+
+# --- Linking to a project ------------------------------------------------------------------
+
+
+def test_project_code_must_name_an_existing_project(client, project, publish):
+    response = publish("land_parcel", "L-1", parcel_data(project_code=OTHER_PROJECT_CODE))
+
+    assert_problem(response, 422, "project_code")
+
+
+def test_project_code_must_not_name_a_deleted_project(client, project, publish, headers):
+    client.delete(record_url("project", PROJECT_CODE), headers=headers("ndrc"))
+
+    response = publish("funding", "F-1", funding_data())
+
+    assert_problem(response, 422, "project_code")
+
+
+# --- Concurrent writers --------------------------------------------------------------------
+
+
+def test_concurrent_writers_of_one_new_key_make_one_creation_and_a_dense_history(
+    app, project, headers
+):
+    writers = 6
+    land = headers("land")
+    barrier = threading.Barrier(writers)
+    responses: list[Any] = [None] * writers
+
+    def write(n: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        responses[n] = client.put(
+            "/api/v1/records/land_parcel/RACE-1", json=parcel_data(area_mu=n + 1), headers=land
+        )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * (writers - 1) + [201]
+    assert sorted(response.json["version"] for response in responses) == list(range(1, writers + 1))
+    client = app.test_client()
+    history = client.get("/api/v1/records/land_parcel/RACE-1/history", headers=land).json
+    assert [item["version"] for item in history["items"]] == list(range(writers, 0, -1))
+    assert [item["operation"] for item in history["items"]][-1] == "created"
+    feed = client.get("/api/v1/events?types=land_parcel", headers=land).json["events"]
+    assert [event["data"]["version"] for event in feed] == list(range(1, writers + 1))
