@@ -57,6 +57,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.supervision
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache $(CATALOGUES)

@@ -25,6 +25,8 @@ from connectors.simulators import permitting as permitting_sim
 
 SIMULATORS = ("land", "finance", "permitting")
 DEMO_PORTS = {"land": 8101, "finance": 8102, "permitting": 8103}
+# seconds the demo gives its connectors to finish when it is stopped
+STOP_SECONDS = 2.0
 # the department whose demo key each connector publishes with (hub init --demo)
 DEMO_KEYS = {
     "HUB_LAND_KEY": "land",
@@ -160,8 +162,11 @@ def demo(keys_file: Path, interval: float) -> None:
         f"{os.environ['HUB_PERMITTING_CLIENT_SECRET']} (POST /oauth/token)"
     )
     stop.wait()
+    # A run in progress is not waited for: the demo stops with its hub, which closes such a
+    # run as abandoned when the connector next starts one.
+    deadline = time.monotonic() + STOP_SECONDS
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     for connector in connectors:
         connector.close()
     for server in served:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,6 +28,11 @@ RETRIED_STATUSES = (429, 500, 502, 503, 504)
 # Refresh a token this long before it expires, so a request never races its expiry.
 REFRESH_MARGIN = 60.0
 USER_AGENT = "hub-connector/1"
+
+
+def _segment(key: str) -> str:
+    """A record key as one URL path segment: keys may hold Chinese, '#', '[' or ':'."""
+    return quote(key, safe="")
 
 
 class HubRefused(Exception):
@@ -200,12 +206,14 @@ class HubClient:
 
     def put_record(self, type_name: str, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Create or replace one record."""
-        body: dict[str, Any] = self.request("PUT", f"/records/{type_name}/{key}", body=data).json()
+        body: dict[str, Any] = self.request(
+            "PUT", f"/records/{type_name}/{_segment(key)}", body=data
+        ).json()
         return body
 
     def get_record(self, type_name: str, key: str) -> dict[str, Any] | None:
         """One record, or None when the hub has none under that key."""
-        response = self.request("GET", f"/records/{type_name}/{key}", allow=(404,))
+        response = self.request("GET", f"/records/{type_name}/{_segment(key)}", allow=(404,))
         if response.status_code == 404:
             return None
         body: dict[str, Any] = response.json()
@@ -213,7 +221,7 @@ class HubClient:
 
     def delete_record(self, type_name: str, key: str) -> bool:
         """Tombstone a record; False when the hub never had it (nothing to delete)."""
-        response = self.request("DELETE", f"/records/{type_name}/{key}", allow=(404,))
+        response = self.request("DELETE", f"/records/{type_name}/{_segment(key)}", allow=(404,))
         return response.status_code != 404
 
     def iter_records(

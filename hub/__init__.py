@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from hub import console
 from hub.audit import chain
 from hub.auth import refusals
-from hub.core import errors, metrics, planner, ratelimit
+from hub.core import calendar, encryption, errors, metrics, openapi, planner, ratelimit
 from hub.core import http as hub_http
 from hub.core.config import load_settings
 from hub.core.db import SAFE_METHODS
@@ -22,6 +22,7 @@ from hub.core.extensions import api, db
 from hub.events import notify
 from hub.sharing import readers
 from hub.subscriptions import metrics as subscription_metrics
+from hub.supervision import rules as supervision_rules
 
 API_SETTINGS = {
     "API_TITLE": "Major-project data exchange hub",
@@ -63,7 +64,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    calendar.init_app(app)
+    supervision_rules.init_app(app)
     db.init_app(app)
+    encryption.init_app(app)
     notify.init_app(app)
     metrics.init_app(app)
     subscription_metrics.init_app(app)
@@ -72,6 +76,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         spec_kwargs={
             "components": {"securitySchemes": SECURITY_SCHEMES},
             "security": [{"bearerAuth": []}],
+            # limits read from the settings, body-wide rules, portable patterns, operationIds
+            **openapi.spec_plugins(app.config),
         },
     )
     errors.init_app(app)
@@ -95,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from hub.records.routes import blp as records_blp
     from hub.sharing.routes import blp as grants_blp
     from hub.subscriptions.routes import blp as subscriptions_blp
+    from hub.supervision.routes import blp as supervision_blp
     from hub.users.routes import blp as users_blp
 
     for blueprint in (
@@ -107,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
         admin_blp,
         users_blp,
         audit_blp,
+        supervision_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)

@@ -25,6 +25,7 @@ from hub.events import log
 from hub.events.cli import events_group
 from hub.subscriptions import service as subscriptions
 from hub.users.cli import users_group
+from hub.users.service import invite_link
 
 
 def _create_app() -> Flask:
@@ -48,25 +49,57 @@ def cli() -> None:
 def init_command(ctx: click.Context, demo: bool) -> None:
     """Create or migrate the database (and, for the embedded one, its secret)."""
     from hub import create_app
-    from hub.core.migrate import upgrade
-    from hub.demo import KEYS_FILE, is_empty, load_demo
+    from hub.core.migrate import current_revision, head_revision, upgrade
+    from hub.demo import KEYS_FILE, is_empty, load_console_admin, load_demo
 
     instance_path = _default_instance_path()
     if ensure_instance_secret(instance_path):
         click.echo(f"Generated a secret key in {instance_path}.", err=True)
     app = create_app()
     with app.app_context():
+        before, latest = current_revision(db.engine), head_revision()
         upgrade(db.engine)
-        click.echo("Database is at the latest schema.", err=True)
+        if before is None:
+            click.echo(f"Created the database (schema {latest}).", err=True)
+        elif before != latest:
+            click.echo(f"Migrated the database from schema {before} to {latest}.", err=True)
+        else:
+            click.echo(f"The database is already at the latest schema ({latest}).", err=True)
+        with db.unit_of_work() as session:
+            sealed = subscriptions.encrypt_stored_secrets(session)
+        if sealed:
+            click.echo(f"Encrypted {sealed} webhook signing secrets under SECRET_KEY.", err=True)
         if demo:
+            invitation = None
             with db.unit_of_work() as session:
                 loaded = load_demo(session, Path(app.instance_path)) if is_empty(session) else None
+                if loaded:
+                    invitation = load_console_admin(session, app.config)
             keys_file = Path(app.instance_path) / KEYS_FILE
             if loaded:
                 click.echo("Loaded demo departments, keys and records.", err=True)
             if keys_file.exists():
                 click.echo(f"Demo access keys (also in {keys_file}):", err=True)
                 click.echo(keys_file.read_text(), err=True, nl=False)
+            _print_console_sign_in(app, invitation)
+
+
+def _print_console_sign_in(app: Flask, invitation: str | None) -> None:
+    """Tell the person who ran the demo how to reach the console."""
+    console = f"{app.config['PUBLIC_URL'].rstrip('/')}/console/"
+    if invitation is not None:
+        link = invite_link(app.config, invitation)
+        click.echo(
+            f"Console: {console}\nOpen this one-time link to choose the demo administrator's "
+            f"password and sign in (valid 24 hours):\n  {link}",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"Console: {console} (user admin; a new sign-in link: "
+            "hub users reset-password admin --invite)",
+            err=True,
+        )
 
 
 @cli.command("serve")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ from hub.auth import service as auth
 from hub.auth.identity import Identity, key_actor
 from hub.auth.models import Department
 from hub.records import service as records
+from hub.users import service as users
 from schemas import registry
 
 KEYS_FILE = "demo-keys.txt"
+CONSOLE_ADMIN = "admin"
 READER_SCOPES = ["records:read", "events:read", "subscriptions", "grants"]
 
 DEPARTMENTS = [
@@ -124,6 +127,21 @@ LINKED: list[tuple[str, str, str, dict[str, Any]]] = [
 def is_empty(session: Session) -> bool:
     """Whether no department exists yet."""
     return session.scalar(select(Department.id).limit(1)) is None
+
+
+def load_console_admin(session: Session, settings: Mapping[str, Any]) -> str:
+    """Create the demo's console administrator (``admin``) with an invitation; its token."""
+    _, token = users.add_user(
+        session,
+        Actor.cli(),
+        CONSOLE_ADMIN,
+        "admin",
+        "admin",
+        settings,
+        display_name="Demo administrator",
+    )
+    assert token is not None, "a user without a password gets an invitation"
+    return token
 
 
 def load_demo(session: Session, instance_path: Path) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ both with their housekeeping (``hub.housekeeping``)."""
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import shutil
@@ -13,13 +14,44 @@ import threading
 from typing import Any
 
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from hub.core.metrics import MULTIPROCESS_ENV
 from hub.housekeeping import Housekeeper
 from hub.subscriptions.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
+# seconds a quick shutdown (Ctrl-C) gives the dispatcher to give back its leases
+QUICK_STOP_SECONDS = 1.0
+
+
+def write_problem(sock: Any, status: int, reason: str, message: str) -> None:
+    """Answer a request gunicorn could not parse (a bad request line, a header too large) as
+    the hub answers every error: RFC 9457 problem+json."""
+    body = json.dumps(
+        {"type": "about:blank", "title": reason, "status": status, "detail": message or reason}
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin1") + body)
+
+
+class HubWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, answering what it cannot parse as problem+json.
+
+    gunicorn writes those answers itself, before any app sees the request, through
+    ``gunicorn.util.write_error`` and offers no hook for them: the worker process points that
+    one function at :func:`write_problem` when it starts.
+    """
+
+    def init_process(self) -> None:
+        """Start the worker, its parse errors rendered as problem+json."""
+        gunicorn_util.write_error = write_problem
+        super().init_process()
 
 
 class HubServer(BaseApplication):  # type: ignore[misc]
@@ -64,6 +96,26 @@ def _worker_exit(server: Any, worker: Any) -> None:
             running.stop()
 
 
+def _worker_int(worker: Any) -> None:
+    """Ctrl-C (gunicorn's quick shutdown): stop at once rather than let requests and
+    deliveries in flight run out. A delivery not confirmed yet is made again later
+    (at-least-once); a client whose request is cut off retries it."""
+    # Ctrl-C reaches the worker, and the arbiter's SIGQUIT follows: a second run of this
+    # hook inside the first would wait for the write lock the first holds.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        dispatcher = app.extensions.get("hub.dispatcher")
+        if dispatcher is not None:
+            dispatcher.stop(timeout=QUICK_STOP_SECONDS, wait_for_deliveries=False)
+        housekeeper = app.extensions.get("hub.housekeeper")
+        if housekeeper is not None:
+            housekeeper.stop(timeout=QUICK_STOP_SECONDS)
+    # gunicorn's request threads and the dispatcher's would hold the exit until they end
+    os._exit(0)
+
+
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -101,12 +153,13 @@ def serve(
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                "worker_class": "hub.server.HubWorker",
                 "accesslog": "-" if access_log else None,
                 # room for a delivery in flight to finish (WEBHOOK_TIMEOUT) at shutdown
                 "graceful_timeout": 30,
                 "timeout": 90,
                 "worker_exit": _worker_exit,
+                "worker_int": _worker_int,
                 "child_exit": _child_exit,
             },
             dispatcher=dispatcher,

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
 
-from schemas.base import KEY_PATTERN, RecordType
+from schemas.base import KEY_RULE, RecordType, is_valid_key, normalize_key
 
-__all__ = ["KEY_PATTERN", "RecordType", "registry"]
+__all__ = ["KEY_RULE", "RecordType", "is_valid_key", "normalize_key", "registry"]
 
 
 @cache

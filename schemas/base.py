@@ -10,21 +10,35 @@ fields without one are ``open``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+if TYPE_CHECKING:
+    from schemas.workdays import WorkCalendar
+
 SharingClass = Literal["open", "conditional", "restricted"]
 SHARING_CLASSES: tuple[SharingClass, ...] = ("open", "conditional", "restricted")
 
-# \Z, not $: a trailing newline must not pass; [0-9], not \d: other scripts' digits must not.
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
+# Record keys are what the owning system calls a thing, and Chinese systems name things in
+# Chinese: a fund's document number 杭财建〔2025〕12号. A key is 1-128 characters after NFC
+# normalisation: letters, digits and marks (Unicode L, N, M) and the punctuation such numbers
+# use; never "." or ".." alone (unreachable in a URL) nor "batch" (the batch endpoint).
+KEY_PUNCTUATION = frozenset("-_.:()（）〔〕【】[]#")
+RESERVED_KEYS = frozenset({".", "..", "batch"})
+KEY_RULE = (
+    "Must be 1-128 letters, digits or marks and - _ . : ( ) （ ） 〔 〕 【 】 [ ] #, "
+    "not '.', '..' or 'batch'."
+)
+# the keys most systems send: checked without looking up each character
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 ISO_DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # A number sent as a string must look like a JSON number: Decimal() would also take "1_000".
 DECIMAL_TEXT_PATTERN = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
@@ -73,6 +87,22 @@ def project_code_errors(value: str) -> list[str]:
         errors.append(f"Month '{match['month']}' of the issue date is not between 01 and 12.")
     errors.extend(division_code_errors(match["division"]))
     return errors
+
+
+def normalize_key(key: str) -> str:
+    """``key`` in NFC, the form keys are stored and compared in."""
+    return key if key.isascii() else unicodedata.normalize("NFC", key)
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether ``key`` (normalised) is a record key; see KEY_RULE."""
+    if key in RESERVED_KEYS:
+        return False
+    if _PLAIN_KEY.match(key):
+        return True
+    return 1 <= len(key) <= 128 and all(
+        char in KEY_PUNCTUATION or unicodedata.category(char)[0] in "LNM" for char in key
+    )
 
 
 class ProjectCode(fields.String):
@@ -233,7 +263,22 @@ def _unstorable_text(document: Any) -> dict[str, list[str]]:
     return errors
 
 
-ComputeFn = Callable[[Mapping[str, Any], date], dict[str, Any]]
+class ComputeFn(Protocol):
+    """A type's computed fields of stored ``data`` as of ``today``.
+
+    Working days are counted in ``calendar`` (the function's own default, the national
+    calendar, when none is passed); the years it had to count Monday to Friday are added to
+    ``unknown_years`` when a set is given.
+    """
+
+    def __call__(
+        self,
+        data: Mapping[str, Any],
+        today: date,
+        calendar: WorkCalendar = ...,
+        *,
+        unknown_years: set[int] | None = None,
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -315,6 +360,8 @@ class RecordType:
             raise ma.ValidationError({"_schema": ["The record body must be a JSON object."]})
         body = dict(data)
         sent_key = body.get(self.key_field)
+        if isinstance(sent_key, str):
+            sent_key = normalize_key(sent_key)
         if sent_key is not None and sent_key != key:
             raise ma.ValidationError(
                 {self.key_field: [f"Names '{sent_key}' but the record key is '{key}'."]}
@@ -327,8 +374,21 @@ class RecordType:
             raise ma.ValidationError(unstorable)
         return dumped
 
-    def present(self, data: Mapping[str, Any], today: date) -> dict[str, Any]:
-        """Return stored data with the type's computed fields added, as of ``today``."""
+    def present(
+        self,
+        data: Mapping[str, Any],
+        today: date,
+        calendar: WorkCalendar | None = None,
+        *,
+        unknown_years: set[int] | None = None,
+    ) -> dict[str, Any]:
+        """Return stored data with the type's computed fields added, as of ``today``.
+
+        Working days are counted in ``calendar`` (the national calendar without one); pass a
+        set as ``unknown_years`` to collect the years it had to count Monday to Friday.
+        """
         if self.compute is None:
             return dict(data)
-        return {**data, **self.compute(data, today)}
+        if calendar is None:
+            return {**data, **self.compute(data, today, unknown_years=unknown_years)}
+        return {**data, **self.compute(data, today, calendar, unknown_years=unknown_years)}

@@ -699,10 +699,47 @@ def test_a_revoked_keys_expiry_cannot_change(
     assert client.get(f"{ADMIN}/keys/{key['id']}", headers=admin).json["state"] == "revoked"
 
 
-def test_an_administrator_may_revoke_the_key_it_is_using(
+def test_an_administrator_may_revoke_the_key_it_is_using_once_another_admin_key_exists(
     client: FlaskClient, admin: dict[str, str]
 ) -> None:
     admin_key = client.get(f"{ADMIN}/keys", query_string={"department": "admin"}, headers=admin)
     [item] = admin_key.json["items"]
+    spare = client.post(
+        f"{ADMIN}/keys", json={"department": "admin", "scopes": ["admin"]}, headers=admin
+    )
+    assert spare.status_code == 201, spare.json
     assert client.delete(f"{ADMIN}/keys/{item['id']}", headers=admin).status_code == 200
     assert_problem(client.get(f"{ADMIN}/keys", headers=admin), 401)
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("DELETE", "", None),
+        ("POST", "/rotate", {"grace_seconds": 0}),
+        ("PATCH", "", {"expires_at": "2000-01-01T00:00:00Z"}),
+    ],
+    ids=["revoke", "rotate", "expire"],
+)
+def test_the_last_usable_admin_key_is_never_ended(
+    client: FlaskClient, admin: dict[str, str], method: str, suffix: str, body: Any
+) -> None:
+    listed = client.get(f"{ADMIN}/keys", query_string={"department": "admin"}, headers=admin)
+    [item] = listed.json["items"]
+    url = f"{ADMIN}/keys/{item['id']}{suffix}"
+    problem = assert_problem(client.open(url, method=method, json=body, headers=admin), 409)
+    assert "last usable key with the admin scope" in problem["detail"]
+    assert client.get(f"{ADMIN}/keys", headers=admin).status_code == 200
+
+
+def test_the_department_of_the_last_admin_keys_is_not_disabled(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    response = client.patch(f"{ADMIN}/departments/admin", json={"disabled": True}, headers=admin)
+    assert_problem(response, 409)
+    assert (
+        client.patch(
+            f"{ADMIN}/departments/land", json={"disabled": True}, headers=admin
+        ).status_code
+        == 200
+    )

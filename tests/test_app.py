@@ -26,6 +26,7 @@ from hub.core.config import DEFAULTS, ConfigError, ensure_instance_secret, load_
 from hub.core.db import build_engine
 from hub.core.extensions import db
 from hub.core.migrate import head_revision, upgrade
+from schemas import registry
 from tests.conftest import READ_WRITE, TEST_SECRET
 from tests.factories import OPERATOR, PROJECT_CODE, project_data
 
@@ -391,8 +392,6 @@ def test_ops_endpoints_need_no_credentials(client: FlaskClient) -> None:
 # --- the OpenAPI document --------------------------------------------------------------------
 
 DOCUMENTED_PATHS = [
-    "/api/v1/records/{type_name}/{key}",
-    "/api/v1/records/{type_name}/batch",
     "/api/v1/events",
     "/api/v1/auth/token",
     "/api/v1/types",
@@ -415,13 +414,31 @@ def test_openapi_document_lists_the_contract_paths(openapi: dict[str, Any]) -> N
     assert openapi["info"]["version"] == "v1"
     for path in DOCUMENTED_PATHS:
         assert path in openapi["paths"], path
-    assert set(openapi["paths"]["/api/v1/records/{type_name}/{key}"]) >= {
-        "get",
-        "put",
-        "patch",
-        "delete",
-    }
-    assert "post" in openapi["paths"]["/api/v1/records/{type_name}/batch"]
+    # each record type has paths of its own, so that generated clients are typed
+    for type_name in registry():
+        one = f"/api/v1/records/{type_name}/{{key}}"
+        assert set(openapi["paths"][one]) >= {"get", "put", "patch", "delete"}
+        assert "post" in openapi["paths"][f"/api/v1/records/{type_name}/batch"]
+        assert "get" in openapi["paths"][f"/api/v1/records/{type_name}"]
+        assert "get" in openapi["paths"][f"{one}/history"]
+
+
+def test_each_record_type_documents_its_bodies(openapi: dict[str, Any]) -> None:
+    paths, schemas = openapi["paths"], openapi["components"]["schemas"]
+    put = paths["/api/v1/records/permit/{key}"]["put"]
+    body = put["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PermitData"}
+    permit = schemas["PermitData"]
+    assert {"item", "authority", "status"} <= set(permit["required"])
+    assert "permit_id" not in permit["required"]  # the URL names the key
+    assert permit["properties"]["overdue"]["readOnly"] is True
+    patch = paths["/api/v1/records/permit/{key}"]["patch"]["requestBody"]["content"]
+    assert "required" not in schemas[patch["application/merge-patch+json"]["schema"]["$ref"][21:]]
+    answer = put["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert answer == "#/components/schemas/PermitRecordOut"
+    batch = paths["/api/v1/records/permit/batch"]["post"]["requestBody"]["content"]
+    assert batch["application/json"]["schema"]["$ref"] == "#/components/schemas/PermitBatchIn"
+    assert schemas["PermitBatchIn"]["properties"]["records"]["minItems"] == 1
 
 
 def test_openapi_document_declares_bearer_security(openapi: dict[str, Any]) -> None:

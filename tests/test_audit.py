@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from hub import create_app
 from hub.audit import chain as audit_chain
 from hub.audit import entries as audit_entries
-from hub.audit.models import AuditEntry
+from hub.audit.models import AuditEntry, AuditHead
+from hub.core.config import ConfigError
 from hub.core.extensions import db
 from tests.conftest import Run
 from tests.factories import PROJECT_CODE, parcel_data
@@ -534,3 +535,122 @@ def test_the_client_address_comes_from_trusted_proxies_only(
         assert entry.remote_addr == recorded
     finally:
         db.dispose(proxied)
+
+
+def test_verify_checks_an_anchored_head(
+    app: Flask, chain: list[AuditEntry], hub_cli: Callable[..., Run]
+) -> None:
+    first = hub_cli("audit", "verify")
+    assert first.exit_code == 0, first.stderr
+    anchor = f"{chain[4].seq}:{chain[4].hash}"
+    assert hub_cli("audit", "verify", "--expect-head", anchor).exit_code == 0
+    # someone rewrites the chain from entry 5 on, recomputing every hash: it still links up,
+    # but the anchor kept outside the database no longer matches
+    with app.app_context(), db.unit_of_work() as session:
+        rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+        prev_hash = rows[3].hash
+        for row in rows[4:]:
+            assert row.seq is not None
+            assert prev_hash is not None
+            row.target = row.target + "!"
+            row.prev_hash = prev_hash
+            row.hash = prev_hash = audit_chain.entry_hash(row, row.seq, prev_hash)
+        session.execute(update(AuditHead).values(last_seq=rows[-1].seq, last_hash=rows[-1].hash))
+    assert hub_cli("audit", "verify").exit_code == 0, "a rewritten chain verifies alone"
+    anchored = hub_cli("audit", "verify", "--expect-head", anchor)
+    assert anchored.exit_code == 1
+    assert "anchored" in anchored.stderr
+
+
+def test_an_anchor_beyond_the_chain_is_reported(
+    chain: list[AuditEntry], hub_cli: Callable[..., Run]
+) -> None:
+    beyond = f"{len(chain) + 50}:{'0' * 64}"
+    run = hub_cli("audit", "verify", "--expect-head", beyond)
+    assert run.exit_code == 1
+    assert "before the anchored entry" in run.stderr
+
+
+@pytest.mark.parametrize("anchor", ["12", "x:abc", "3:" + "g" * 64, "0:" + "0" * 64])
+def test_a_malformed_anchor_is_refused(hub_cli: Callable[..., Run], anchor: str) -> None:
+    run = hub_cli("audit", "verify", "--expect-head", anchor)
+    assert run.exit_code == 2
+    assert "SEQ:HASH" in run.stderr
+
+
+CHAIN_KEY = "an-audit-chain-key-kept-apart-" + "k" * 16
+
+
+def keyed_app(settings: dict[str, Any], key: str | None = CHAIN_KEY) -> Flask:
+    """The hub with AUDIT_CHAIN_KEY (or without it) on the test's database."""
+    return create_app({**settings, "AUDIT_CHAIN_KEY": key})
+
+
+def test_a_keyed_chain_cannot_be_recomputed_without_the_key(
+    app: Flask,
+    settings: dict[str, Any],
+    headers: Headers,
+    project: str,
+    hub_cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keyed = keyed_app(settings)
+    try:
+        monkeypatch.setattr("hub.cli._create_app", lambda: keyed)
+        keyed_client = keyed.test_client()
+        for n in range(3):
+            keyed_client.put(
+                f"/api/v1/records/land_parcel/K-{n}", json=parcel_data(), headers=headers("land")
+            )
+        run = hub_cli("audit", "verify")
+        assert run.exit_code == 0, run.stderr
+        assert "keyed (HMAC) from entry" in run.stdout
+        # an intruder rewrites an entry and recomputes the hashes from there, as for an
+        # unkeyed chain: without the key the hashes are wrong
+        with keyed.app_context(), db.unit_of_work() as session:
+            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+            prev_hash = rows[-3].hash
+            for row in rows[-2:]:
+                assert row.seq is not None
+                assert prev_hash is not None
+                row.outcome = 200
+                row.prev_hash = prev_hash
+                row.hash = prev_hash = audit_chain.entry_hash(row, row.seq, prev_hash)
+            session.execute(
+                update(AuditHead).values(last_seq=rows[-1].seq, last_hash=rows[-1].hash)
+            )
+        broken = hub_cli("audit", "verify")
+        assert broken.exit_code == 1
+        assert "does not match its hash" in broken.stderr
+        # and the marker cannot simply be dropped from where the verifier reads it without
+        # the key's holder noticing: a keyed chain verified without the key says so
+        monkeypatch.setattr("hub.cli._create_app", lambda: app)
+        without = hub_cli("audit", "verify")
+        assert without.exit_code == 1
+        assert "set AUDIT_CHAIN_KEY" in without.stderr
+    finally:
+        db.dispose(keyed)
+
+
+def test_a_keyed_chain_is_not_sealed_on_without_its_key(
+    app: Flask, settings: dict[str, Any], headers: Headers, project: str
+) -> None:
+    keyed = keyed_app(settings)
+    try:
+        keyed.test_client().put(
+            "/api/v1/records/land_parcel/K-1", json=parcel_data(), headers=headers("land")
+        )
+    finally:
+        db.dispose(keyed)
+    response = app.test_client().put(
+        "/api/v1/records/land_parcel/K-2", json=parcel_data(), headers=headers("land")
+    )
+    assert response.status_code == 201  # the write itself goes on
+    [entry] = entries(app, target="land_parcel/K-2")
+    assert entry.seq is None  # left for a process that holds the key
+
+
+@pytest.mark.parametrize("key", ["short", 42])
+def test_a_weak_chain_key_stops_the_hub_at_start(settings: dict[str, Any], key: Any) -> None:
+    with pytest.raises(ConfigError, match="AUDIT_CHAIN_KEY"):
+        create_app({**settings, "AUDIT_CHAIN_KEY": key})

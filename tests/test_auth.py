@@ -45,6 +45,8 @@ PATH_VALUES = {
     "subscription_id": 1,
     "name": "land-sync",
     "username": "alice",
+    "code": PROJECT_CODE,
+    "rest": "K-1/history",
 }
 
 
@@ -232,6 +234,8 @@ def protected_requests(app: Flask) -> list[tuple[str, str]]:
         if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith("console."):
             continue
         values = {argument: PATH_VALUES[argument] for argument in rule.arguments}
+        if rule.endpoint.startswith("records.unknown_type"):
+            values["type_name"] = "no_such_type"  # the rules that say a type is unknown
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             requests.append((method, urls.build(rule.endpoint, values, method=method)))
     return requests

@@ -8,12 +8,15 @@ The ``hub init`` and configuration tests run the installed ``hub`` script in a s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,13 +25,16 @@ from typing import Any
 
 import jwt
 import pytest
+from alembic import command as alembic_command
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hub import create_app
 from hub.audit.models import AuditEntry
+from hub.core.db import build_engine
 from hub.core.extensions import db
+from hub.core.migrate import alembic_config, head_revision
 from tests.conftest import Run
 from tests.factories import PROJECT_CODE, parcel_data, project_data
 
@@ -682,6 +688,7 @@ def test_hub_init_demo_sets_up_a_working_embedded_hub_and_is_idempotent(
 
     first = run_hub(env, "init", "--demo", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    assert "Created the database" in first.stderr
     secret_file = instance / "secret_key"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert len(secret_file.read_text().strip()) >= 32
@@ -702,6 +709,8 @@ def test_hub_init_demo_sets_up_a_working_embedded_hub_and_is_idempotent(
     secret_before = secret_file.read_text()
     again = run_hub(env, "init", "--demo", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+    assert "already at the latest schema" in again.stderr
+    assert "Created" not in again.stderr
     assert secret_file.read_text() == secret_before
     assert run_hub(env, "departments", "list", cwd=tmp_path).stdout == departments.stdout
     assert run_hub(env, "keys", "list", cwd=tmp_path).stdout == keys.stdout
@@ -716,6 +725,19 @@ def test_hub_init_demo_sets_up_a_working_embedded_hub_and_is_idempotent(
     projects = client.get("/api/v1/records/project", headers=bearer)
     assert projects.status_code == 200, projects.json
     assert len(projects.json["items"]) == 2
+
+
+def test_hub_init_says_when_it_migrates_an_older_database(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+    assert run_hub(env, "init", cwd=tmp_path).returncode == 0
+    database = f"sqlite:///{instance / 'hub.sqlite3'}"
+    engine = build_engine(database, pool_size=1, echo=False, busy_timeout=5)
+    alembic_command.downgrade(alembic_config(engine), "0004")
+    engine.dispose()
+    run = run_hub(env, "init", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"Migrated the database from schema 0004 to {head_revision()}" in run.stderr
 
 
 def test_hub_init_without_demo_creates_an_empty_database(tmp_path: Path) -> None:
@@ -814,3 +836,112 @@ def test_hub_serve_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert server.returncode == 0, stderr
+
+
+def test_ctrl_c_stops_hub_serve_at_once_even_with_a_long_poll_waiting(tmp_path: Path) -> None:
+    # Ctrl-C signals the whole process group: the arbiter and its workers alike.
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+    assert run_hub(env, "init", "--demo", cwd=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        keys = dict(line.split() for line in (instance / "demo-keys.txt").read_text().splitlines())
+        exchange = urllib.request.Request(
+            f"{base}/api/v1/auth/token",
+            method="POST",
+            headers={"Authorization": f"Bearer {keys['land']}"},
+        )
+        with urllib.request.urlopen(exchange, timeout=5) as reply:
+            token = json.load(reply)["access_token"]
+        poll = urllib.request.Request(
+            f"{base}/api/v1/events?wait=25", headers={"Authorization": f"Bearer {token}"}
+        )
+        waiting = threading.Thread(target=_ignore_errors(urllib.request.urlopen), args=(poll,))
+        waiting.start()
+        time.sleep(1)  # the long-poll is held by a worker now
+        interrupted = time.monotonic()
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=20)
+        stopped_after = time.monotonic() - interrupted
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    # The stop used to wait out the graceful timeout (30 s) for the held request.
+    assert stopped_after < 10, f"hub serve took {stopped_after:.1f} s to stop"
+
+
+def _ignore_errors(call: Callable[..., Any]) -> Callable[..., None]:
+    def quiet(*args: Any) -> None:
+        with contextlib.suppress(OSError):  # cut off by the stop, as it should be
+            call(*args).close()
+
+    return quiet
+
+
+def test_requests_the_server_cannot_parse_get_problem_json(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+    assert run_hub(env, "init", cwd=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        requests_and_statuses = [
+            (b"NONSENSE\r\n\r\n", 400),
+            (
+                b"GET /api/v1/types HTTP/1.1\r\nHost: x\r\nIdempotency-Key: "
+                + b"k" * 10_000
+                + b"\r\n\r\n",
+                431,
+            ),
+        ]
+        for raw, status in requests_and_statuses:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(raw)
+                answer = b""
+                while chunk := connection.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
+            assert b"Content-Type: application/problem+json" in head
+            problem = json.loads(body)
+            assert problem["status"] == status
+            assert problem["title"]
+            assert problem["detail"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -156,6 +156,43 @@ def test_a_failed_run_is_reported_with_its_error(connectors: Any) -> None:
     assert run["error"] == "Budget system answered 503 three times."
 
 
+def test_a_new_run_closes_the_runs_its_connector_left_running_as_abandoned(
+    connectors: Any,
+) -> None:
+    # the connector's process ended mid-run (stopped, crashed): the run still says running
+    stranded = new_run_id()
+    connectors.reported("land-sync", running(stranded))
+    other = new_run_id()
+    connectors.reported("finance-sync", running(other), department="finance")
+
+    fresh = new_run_id()
+    connectors.reported("land-sync", running(fresh))
+
+    runs = {r["run_id"]: r for r in connectors.runs_page("land-sync")["items"]}
+    assert runs[fresh]["status"] == "running"
+    assert runs[stranded]["status"] == "abandoned"
+    assert runs[stranded]["finished_at"] is not None
+    assert fresh in runs[stranded]["error"]
+    # another connector's run is none of its business
+    [finance_run] = connectors.runs_page("finance-sync")["items"]
+    assert finance_run["status"] == "running"
+
+
+def test_an_abandoned_run_reported_late_takes_its_real_outcome(connectors: Any) -> None:
+    late = new_run_id()
+    connectors.reported("land-sync", running(late))
+    connectors.reported("land-sync", running(new_run_id()))
+    run = connectors.reported("land-sync", succeeded(late))
+    assert run["status"] == "succeeded"
+    assert connectors.report("land-sync", running(late)).status_code == 409
+
+
+def test_a_connector_may_not_report_a_run_abandoned_itself(connectors: Any) -> None:
+    response = connectors.report("land-sync", succeeded(new_run_id(), status="abandoned"))
+    assert response.status_code == 422
+    assert "status" in response.json["errors"]
+
+
 def test_a_run_may_be_reported_only_once_it_has_finished(connectors: Any) -> None:
     response = connectors.report("land-sync", succeeded(new_run_id()))
     assert response.status_code == 201, response.json

@@ -182,3 +182,18 @@ def test_creating_a_subscription_is_not_sent_twice(hub_client, live_hub, client,
     assert live_hub.outage.refused == 1
     listed = client.get("/api/v1/subscriptions", headers=headers("land", ["subscriptions"]))
     assert listed.json["items"] == []
+
+
+@pytest.mark.parametrize("key", ["杭政储出〔2025〕7号", "地块#3[A]", "P:1"])
+def test_keys_the_owning_systems_use_travel_whole(hub_client: HubClient, key: str) -> None:
+    created = hub_client.put_record("land_parcel", key, parcel_data())
+    assert created["key"] == key
+    fetched = hub_client.get_record("land_parcel", key)
+    assert fetched is not None
+    assert fetched["key"] == key
+    results = hub_client.publish_batch(
+        "land_parcel", [{"key": key, "data": parcel_data(area_mu=9)}]
+    )
+    assert [result["key"] for result in results] == [key]
+    assert hub_client.delete_record("land_parcel", key) is True
+    assert hub_client.get_record("land_parcel", key)["deleted"] is True  # type: ignore[index]

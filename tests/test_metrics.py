@@ -79,3 +79,35 @@ def test_metrics_count_events_deliveries_latency_and_lag(
 
     assert lag(webhook, "webhook") == 0
     assert lag(pulled.json, "pull") == 2
+
+
+METRICS_TOKEN = "a-scraper-token-for-prometheus-" + "m" * 8
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong-token", 401),
+        (f"Basic {METRICS_TOKEN}", 401),
+        (f"Bearer {METRICS_TOKEN}", 200),
+    ],
+)
+def test_metrics_can_require_a_bearer_token(
+    settings: dict[str, Any], authorization: str | None, status: int
+) -> None:
+    from hub import create_app
+    from hub.core.extensions import db
+
+    guarded = create_app({**settings, "METRICS_TOKEN": METRICS_TOKEN})
+    try:
+        headers = {"Authorization": authorization} if authorization else {}
+        response = guarded.test_client().get("/metrics", headers=headers)
+        assert response.status_code == status
+        if status == 401:
+            assert response.mimetype == "application/problem+json"
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        else:
+            assert "hub_events_appended_total" in response.get_data(as_text=True)
+    finally:
+        db.dispose(guarded)

@@ -11,7 +11,7 @@ from typing import Any
 import marshmallow as ma
 import pytest
 
-from schemas import KEY_PATTERN, registry
+from schemas import is_valid_key, registry
 from schemas.progress_report import report_key
 from tests.factories import OTHER_PROJECT_CODE, PROJECT_CODE, progress_report_data
 
@@ -66,7 +66,7 @@ def test_valid_body_is_stored_with_its_key():
 
 def test_report_key_is_code_and_period_and_a_valid_record_key():
     assert report_key(PROJECT_CODE, "2026-10") == "2503-330102-04-01-7K3Q9B:2026-10"
-    assert KEY_PATTERN.match(report_key(PROJECT_CODE, "2026-10"))
+    assert is_valid_key(report_key(PROJECT_CODE, "2026-10"))
 
 
 def test_optional_fields_may_be_null_or_absent():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -159,13 +159,34 @@ def test_bad_admin_division_is_refused_over_http(put, division):
 
 # --- keys ---------------------------------------------------------------------------------------
 
-GOOD_KEYS = ["P-1", "a", "A.b_c:d-9", "2025:eia.v2", "x" * 128, "_", "..", "0"]
+GOOD_KEYS = [
+    "P-1",
+    "a",
+    "A.b_c:d-9",
+    "2025:eia.v2",
+    "x" * 128,
+    "_",
+    "0",
+    # what Chinese systems call things: document numbers, brackets and all
+    "杭财建〔2025〕12号",
+    "杭政储出〔2025〕7号",
+    "审批（2025）第3号",
+    "【甲】A-1",
+    "[B]#2",
+    "P\u00fc1",
+    "许可:٣",  # digits of other scripts are digits
+    "字" * 128,
+]
 BAD_KEYS = {
     "129 characters": "x" * 129,
+    "129 Chinese characters": "字" * 129,
     "space": "P 1",
+    "ideographic space": "P\u30001",
     "at sign": "P@1",
     "plus": "P+1",
-    "non-ascii letter": "P\u00fc1",
+    "emoji": "P\U0001f600",
+    "dot alone": ".",
+    "two dots alone": "..",
     "tab": "P\t1",
     "trailing newline": "P-1\n",
     "slash-free percent": "P%1",
@@ -175,12 +196,25 @@ BAD_KEYS = {
 
 @pytest.mark.parametrize("key", GOOD_KEYS)
 def test_keys_of_the_allowed_characters_are_accepted(client, project, put, headers, key):
-    response = put("permit", permit_data(), key=key)
+    response = put("permit", permit_data(), key=quote(key, safe=""))
     assert response.status_code == 201, response.json
     assert response.json["key"] == key
     assert response.json["data"]["permit_id"] == key
-    got = client.get(f"/api/v1/records/permit/{key}", headers=headers("approval"))
+    url = f"/api/v1/records/permit/{quote(key, safe='')}"
+    assert unquote(urlsplit(response.headers["Location"]).path) == unquote(url)
+    got = client.get(url, headers=headers("approval"))
     assert got.status_code == 200
+    assert got.json["key"] == key
+
+
+def test_a_key_is_one_key_whatever_its_unicode_normal_form(client, project, put, headers):
+    composed = "许可证编号-\u00fc"  # ü as one character (NFC)
+    decomposed = "许可证编号-u\u0308"  # u and a combining diaeresis (NFD)
+    assert put("permit", permit_data(), key=quote(composed, safe="")).status_code == 201
+    again = put("permit", permit_data(authority="Another"), key=quote(decomposed, safe=""))
+    assert again.status_code == 200, again.json
+    assert again.json["key"] == composed
+    assert again.json["version"] == 2
 
 
 @pytest.mark.parametrize("key", BAD_KEYS.values(), ids=BAD_KEYS.keys())

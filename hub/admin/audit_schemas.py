@@ -16,7 +16,7 @@ class AuditQuerySchema(PageQuerySchema):
     )
     action = fields.String(
         validate=validate.Length(max=64),
-        metadata={"description": "Endpoint name, e.g. records.put_record or key.rotate."},
+        metadata={"description": "What was done, e.g. record.put or key.rotate."},
     )
     target = fields.String(
         validate=validate.Length(max=300),

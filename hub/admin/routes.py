@@ -77,6 +77,7 @@ def get_department(department_id: str) -> Department:
 @require_scope("admin")
 @blp.arguments(DepartmentPatchSchema)
 @blp.response(200, DepartmentOutSchema)
+@blp.alt_response(409, description="Disabling it would leave no usable admin key.")
 def update_department(body: dict[str, Any], department_id: str) -> Department:
     """Rename, change what it may publish, disable or re-enable; applies from its next request."""
     return auth.update_department(db.session, current_identity().actor, department_id, **body)
@@ -127,7 +128,7 @@ def get_key(key_id: str) -> dict[str, Any]:
 @blp.route("/keys/<string:key_id>/rotate", methods=["POST"])
 @audited(auth.KEY_ROTATE, "key/{key_id}")
 @require_scope("admin")
-@blp.arguments(KeyRotateSchema)
+@blp.arguments(KeyRotateSchema, required=False)
 @blp.response(200, KeySecretSchema, description="The key, with its new secret: shown only here.")
 @blp.alt_response(409, description="The key is revoked, expired or its department disabled.")
 def rotate_key(body: dict[str, Any], key_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -153,6 +154,7 @@ def expire_key(body: dict[str, Any], key_id: str) -> dict[str, Any]:
 @audited(auth.KEY_REVOKE, "key/{key_id}")
 @require_scope("admin")
 @blp.response(200, KeyOutSchema, description="Revoked (revoking again changes nothing).")
+@blp.alt_response(409, description="It is the last usable key with the admin scope.")
 def revoke_key(key_id: str) -> dict[str, Any]:
     """Revoke a key: it and every token issued from it are refused from the next request."""
     return describe_key(auth.revoke_key(db.session, current_identity().actor, key_id))

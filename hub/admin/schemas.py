@@ -10,10 +10,21 @@ from marshmallow import fields, validate
 from hub.auth import service as auth
 from hub.auth.models import AccessKey
 from hub.core.db import utcnow
+from hub.core.openapi import schema_keywords
 from hub.core.wire import UtcDateTime
+from schemas import registry
 
 MAX_GRACE_SECONDS = auth.MAX_GRACE_SECONDS
-_TYPE_NAME = fields.String(validate=validate.Length(min=1, max=64))
+_TYPE_NAME = fields.String(
+    validate=validate.Length(min=1, max=64), metadata={"enum": sorted(registry())}
+)
+DEPARTMENT_ID_RULE = "Lower-case letters, digits, '_' or '-', starting with a letter."
+# an existing department's id, named in a body
+_DEPARTMENT = fields.String(
+    required=True,
+    validate=validate.Length(min=1, max=64),
+    metadata={"pattern": auth.DEPARTMENT_ID_PATTERN.pattern, "description": "A department id."},
+)
 
 
 class DepartmentInSchema(ma.Schema):
@@ -21,7 +32,7 @@ class DepartmentInSchema(ma.Schema):
 
     id = fields.String(
         required=True,
-        metadata={"description": "Lower-case letters, digits, '_' or '-', starting with a letter."},
+        metadata={"description": DEPARTMENT_ID_RULE, "pattern": auth.DEPARTMENT_ID_PATTERN.pattern},
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     publishes = fields.List(
@@ -31,6 +42,7 @@ class DepartmentInSchema(ma.Schema):
     )
 
 
+@schema_keywords(minProperties=1)
 class DepartmentPatchSchema(ma.Schema):
     """Changes to a department; each applies from the department's next request."""
 
@@ -42,6 +54,11 @@ class DepartmentPatchSchema(ma.Schema):
         metadata={"description": "true refuses its keys and tokens; false restores them."}
     )
 
+    @ma.validates_schema
+    def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Send at least one of name, publishes or disabled.")
+
 
 class DepartmentOutSchema(ma.Schema):
     """A department."""
@@ -49,7 +66,9 @@ class DepartmentOutSchema(ma.Schema):
     id = fields.String()
     name = fields.String()
     publishes = fields.List(fields.String())
-    disabled = fields.Function(lambda department: department.disabled_at is not None)
+    disabled = fields.Function(
+        lambda department: department.disabled_at is not None, metadata={"type": "boolean"}
+    )
     disabled_at = fields.AwareDateTime(allow_none=True)
     created_at = fields.AwareDateTime()
 
@@ -63,7 +82,7 @@ class DepartmentListSchema(ma.Schema):
 class KeyInSchema(ma.Schema):
     """An access key to create."""
 
-    department = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    department = _DEPARTMENT
     scopes = fields.List(
         fields.String(validate=validate.OneOf(auth.SCOPES)),
         required=True,
@@ -71,7 +90,9 @@ class KeyInSchema(ma.Schema):
     )
     name = fields.String(load_default="", validate=validate.Length(max=200))
     expires_at = UtcDateTime(
-        load_default=None, allow_none=True, metadata={"description": "ISO 8601 with offset."}
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "ISO 8601 with offset, in the future; null: never."},
     )
 
 

@@ -10,6 +10,7 @@ housekeeping loop, so entries never wait long for their place.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -52,8 +53,15 @@ _SEAL_ENTRY = (
 )
 
 
-def entry_hash(entry: Row[Any] | AuditEntry, seq: int, prev_hash: str) -> str:
-    """The chain hash of an entry: SHA-256 over its content, its place and the previous hash."""
+class ChainKeyMissing(RuntimeError):
+    """The chain is keyed (AUDIT_CHAIN_KEY was set when it was sealed) and no key was given."""
+
+
+def entry_hash(
+    entry: Row[Any] | AuditEntry, seq: int, prev_hash: str, key: str | None = None
+) -> str:
+    """The chain hash of an entry: SHA-256 over its content, its place and the previous hash;
+    with ``key``, HMAC-SHA256 (then only a holder of the key can compute it)."""
     content = {
         "id": entry.id,
         "at": entry.at.isoformat(),
@@ -69,15 +77,31 @@ def entry_hash(entry: Row[Any] | AuditEntry, seq: int, prev_hash: str) -> str:
         "prev_hash": prev_hash,
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if key is not None:
+        return hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def seal(session: Session, limit: int = SEAL_ROUND_SIZE) -> int:
+def _chain_key(keyed_from: int | None, key: str | None, seq: int) -> str | None:
+    """The key entry ``seq`` is (to be) chained with: none before the chain became keyed."""
+    if keyed_from is None or seq < keyed_from:
+        return None
+    if key is None:
+        raise ChainKeyMissing(
+            f"the audit chain is keyed from entry {keyed_from}: set AUDIT_CHAIN_KEY"
+        )
+    return key
+
+
+def seal(session: Session, limit: int = SEAL_ROUND_SIZE, key: str | None = None) -> int:
     """One sealing round: chain the committed unsealed entries; return how many were sealed.
 
     The head row's lock serialises rounds (a round finding it locked skips: another process
     is sealing), and a round sees only committed entries, so the chain is built in the order
     entries are sealed and no two rounds interleave. The caller commits right after.
+
+    With ``key`` (AUDIT_CHAIN_KEY) the chain is keyed from the next entry on, and stays keyed:
+    a round without the key then refuses (:class:`ChainKeyMissing`) rather than weaken it.
     """
     head = session.scalar(
         select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update(skip_locked=True)
@@ -88,10 +112,12 @@ def seal(session: Session, limit: int = SEAL_ROUND_SIZE) -> int:
     if not entries:
         return 0
     seq, prev_hash = head.last_seq, head.last_hash
+    if key is not None and head.keyed_from_seq is None:
+        head.keyed_from_seq = seq + 1
     sealed = []
     for entry in entries:
         seq += 1
-        digest = entry_hash(entry, seq, prev_hash)
+        digest = entry_hash(entry, seq, prev_hash, _chain_key(head.keyed_from_seq, key, seq))
         sealed.append({"entry_id": entry.id, "seq": seq, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
     session.connection().execute(_SEAL_ENTRY, sealed)
@@ -108,6 +134,7 @@ class ChainReport:
     unsealed: int
     head_seq: int
     head_hash: str
+    keyed_from_seq: int | None = None
     broken_at_seq: int | None = None
     broken_entry_id: int | None = None
     problem: str | None = None
@@ -136,14 +163,23 @@ def head(session: Session) -> tuple[int, str]:
     return row.last_seq, row.last_hash
 
 
-def verify(session: Session, progress: Callable[[int], None] | None = None) -> ChainReport:
+def verify(
+    session: Session,
+    progress: Callable[[int], None] | None = None,
+    anchor: tuple[int, str] | None = None,
+    key: str | None = None,
+) -> ChainReport:
     """Walk the sealed entries in chain order and check every link and hash; read-only.
 
     Catches an altered row (its hash no longer matches), a removed row (a gap in ``seq``, or
-    a head ahead of the last row) and an inserted one (a link that does not match).
+    a head ahead of the last row) and an inserted one (a link that does not match). An
+    ``anchor`` (a position and hash noted down earlier, outside the database) must still be
+    in the chain: someone who rewrites the whole table and recomputes every hash cannot keep
+    an anchor held elsewhere. A keyed chain's entries are checked with ``key``.
     """
     begin_snapshot(session)
     head_seq, head_hash = head(session)
+    keyed_from = session.scalar(select(AuditHead.keyed_from_seq).where(AuditHead.id == HEAD_ID))
     unsealed = session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
     expected_seq, prev_hash = 0, GENESIS_HASH
 
@@ -153,6 +189,7 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> C
             unsealed=unsealed,
             head_seq=head_seq,
             head_hash=head_hash,
+            keyed_from_seq=keyed_from,
             broken_at_seq=entry.seq if entry is not None else expected_seq + 1,
             broken_entry_id=entry.id if entry is not None else None,
             problem=problem,
@@ -168,8 +205,14 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> C
                 return broken(entry, f"entries {expected_seq + 1}..{entry.seq - 1} are missing")
             if entry.prev_hash != prev_hash:
                 return broken(entry, "it does not link to the entry before it")
-            if entry.hash != entry_hash(entry, entry.seq, prev_hash):
+            try:
+                entry_key = _chain_key(keyed_from, key, entry.seq)
+            except ChainKeyMissing as exc:
+                return broken(entry, str(exc))
+            if entry.hash != entry_hash(entry, entry.seq, prev_hash, entry_key):
                 return broken(entry, "its content does not match its hash")
+            if anchor is not None and entry.seq == anchor[0] and entry.hash != anchor[1]:
+                return broken(entry, f"its hash is not the anchored {anchor[1]}")
             expected_seq, prev_hash = entry.seq, entry.hash
         if progress is not None:
             progress(len(chunk))
@@ -181,8 +224,16 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> C
         return broken(
             None, f"the head names entry {head_seq} but the chain ends at entry {expected_seq}"
         )
+    if anchor is not None and anchor[0] > expected_seq:
+        return broken(
+            None, f"the chain ends at entry {expected_seq}, before the anchored entry {anchor[0]}"
+        )
     return ChainReport(
-        sealed=expected_seq, unsealed=unsealed, head_seq=head_seq, head_hash=head_hash
+        sealed=expected_seq,
+        unsealed=unsealed,
+        head_seq=head_seq,
+        head_hash=head_hash,
+        keyed_from_seq=keyed_from,
     )
 
 
@@ -198,9 +249,11 @@ def seal_if_due() -> None:
     state["last_sealed"] = now
     try:
         with db.separate_unit_of_work() as session:
-            seal(session)
+            seal(session, key=current_app.config["AUDIT_CHAIN_KEY"] or None)
     except SQLAlchemyError:
         logger.warning("Audit sealing round failed; the next one will retry", exc_info=True)
+    except ChainKeyMissing as exc:
+        logger.error("Audit entries are not sealed: %s", exc)
 
 
 def init_app(app: Flask) -> None:

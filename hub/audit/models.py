@@ -65,3 +65,5 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # entries from this position on are chained with AUDIT_CHAIN_KEY (HMAC), not plain SHA-256
+    keyed_from_seq: Mapped[int | None] = mapped_column(BigInteger)

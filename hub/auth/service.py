@@ -29,7 +29,16 @@ from hub.core.db import utcnow
 from hub.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from schemas import registry
 
-SCOPES = ("records:read", "records:write", "events:read", "subscriptions", "grants", "admin")
+SCOPES = (
+    "records:read",
+    "records:write",
+    "events:read",
+    "subscriptions",
+    "grants",
+    "admin",
+    # the leading group office's and leaders' view of every project (DESIGN §6)
+    "supervision",
+)
 KEY_PREFIX = "hubk_"
 KEY_ID_PATTERN = re.compile(r"^[0-9a-f]{12}\Z")
 KEY_PATTERN = re.compile(r"^hubk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,})\Z")
@@ -135,6 +144,11 @@ def update_department(
     if publishes is not None:
         department.publishes = _check_publishes(publishes)
     if disabled is not None and disabled != (department.disabled_at is not None):
+        if disabled and _holds_the_last_admin_keys(session, department.id):
+            raise Conflict(
+                f"Department '{department.id}' holds the last usable keys with the admin "
+                "scope; give another department an admin key before you disable it."
+            )
         department.disabled_at = utcnow() if disabled else None
     session.flush()
     changes: dict[str, object] = {
@@ -212,9 +226,49 @@ def get_key(session: Session, key_id: str, *, lock: bool = False) -> AccessKey:
     return key
 
 
+def _other_admin_keys(
+    session: Session, *, except_key: str | None = None, except_department: str | None = None
+) -> int:
+    """How many usable keys with the admin scope there are, leaving one key or one
+    department's keys out."""
+    now = utcnow()
+    keys = session.scalars(
+        select(AccessKey)
+        .join(Department, Department.id == AccessKey.department_id)
+        .where(AccessKey.revoked_at.is_(None), Department.disabled_at.is_(None))
+    )
+    return sum(
+        1
+        for key in keys
+        if "admin" in key.scopes
+        and (key.expires_at is None or key.expires_at > now)
+        and key.id != except_key
+        and key.department_id != except_department
+    )
+
+
+def _holds_the_last_admin_keys(session: Session, department_id: str) -> bool:
+    """Whether every usable admin key belongs to ``department_id`` (and there is one)."""
+    everywhere = _other_admin_keys(session)
+    return everywhere > 0 and _other_admin_keys(session, except_department=department_id) == 0
+
+
+def _keep_an_admin_key(session: Session, key: AccessKey, action: str) -> None:
+    """Refuse (409) to end the last usable admin key: nobody could administer the hub after."""
+    usable_admin_key = "admin" in key.scopes and key_refusal(key, utcnow()) is None
+    if usable_admin_key and _other_admin_keys(session, except_key=key.id) == 0:
+        raise Conflict(
+            f"Access key '{key.id}' is the last usable key with the admin scope; create "
+            f"another admin key before you {action} it."
+        )
+
+
 def revoke_key(session: Session, actor: Actor, key_id: str) -> AccessKey:
-    """Revoke a key; it and every token issued from it stop working at once."""
+    """Revoke a key; it and every token issued from it stop working at once. The last usable
+    admin key is not revoked (409)."""
     key = get_key(session, key_id, lock=True)
+    if key.revoked_at is None:
+        _keep_an_admin_key(session, key, "revoke")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
@@ -230,6 +284,8 @@ def expire_key(
     key = get_key(session, key_id, lock=True)
     if key.revoked_at is not None:
         raise Conflict(f"Access key '{key_id}' is revoked; its expiry cannot change.")
+    if expires_at is not None and expires_at <= utcnow():
+        _keep_an_admin_key(session, key, "expire")
     key.expires_at = expires_at
     session.flush()
     details = {"expires_at": _iso(key.expires_at)}
@@ -243,12 +299,15 @@ def rotate_key(
     """Give a key a new secret; the old secret and its tokens work for ``grace_seconds`` more.
 
     Rotating again during a grace period ends the older generation's grace at once: only
-    the current secret and the one just replaced are ever valid.
+    the current secret and the one just replaced are ever valid. The last usable admin key is
+    not rotated (409): create another admin key first.
     """
     key = get_key(session, key_id, lock=True)
     refusal = key_refusal(key, utcnow())
     if refusal:
         raise Conflict(f"Access key '{key_id}' cannot be rotated. {refusal}")
+    # a rotation whose answer is lost would lock the administrators out after the grace
+    _keep_an_admin_key(session, key, "rotate")
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     key.previous_digest = key.secret_digest

@@ -11,9 +11,15 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from hub.connector_runs.models import ConnectorRun
-from hub.connector_runs.service import COUNTERS, STATUSES, ConnectorRuns, RunReport
+from hub.connector_runs.service import (
+    COUNTERS,
+    REPORTED_STATUSES,
+    STATUSES,
+    ConnectorRuns,
+    RunReport,
+)
 from hub.core.pagination import MAX_ID
-from hub.core.wire import UtcDateTime
+from hub.core.wire import NOT_BLANK, UtcDateTime, not_blank
 from schemas.base import UNSTORABLE_TEXT
 
 MAX_ERROR = 2000
@@ -27,11 +33,6 @@ def _storable(value: str) -> None:
     """Text every database stores: no NUL, no unpaired surrogates."""
     if UNSTORABLE_TEXT.search(value):
         raise ma.ValidationError("Must not contain NUL characters or unpaired surrogates.")
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ma.ValidationError("Must not be blank.")
 
 
 def _storable_document(document: Any) -> None:
@@ -74,7 +75,7 @@ class RunReportSchema(ma.Schema):
         required=True,
         metadata={"description": "The connector's own id of the run; the same on each report."},
     )
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(REPORTED_STATUSES))
     started_at = UtcDateTime(required=True, metadata={"description": "ISO 8601 with offset."})
     finished_at = UtcDateTime(
         allow_none=True,
@@ -89,8 +90,8 @@ class RunReportSchema(ma.Schema):
     error = fields.String(
         allow_none=True,
         load_default=None,
-        validate=[validate.Length(max=MAX_ERROR), _not_blank, _storable],
-        metadata={"description": "Why the run failed; required when it did."},
+        validate=[validate.Length(max=MAX_ERROR), not_blank, _storable],
+        metadata={"description": "Why the run failed; required when it did.", **NOT_BLANK},
     )
     cursor = fields.String(
         allow_none=True,
@@ -130,7 +131,12 @@ class RunSummarySchema(ma.Schema):
     """A run in a connector's recent history: its outcome and its counts."""
 
     run_id = fields.String()
-    status = fields.String(metadata={"description": "running, succeeded or failed."})
+    status = fields.String(
+        metadata={
+            "description": "running, succeeded or failed; abandoned when the connector began "
+            "another run while this one still said running (its process ended)."
+        }
+    )
     started_at = fields.AwareDateTime()
     finished_at = fields.AwareDateTime(allow_none=True)
     read = fields.Integer()

@@ -12,11 +12,12 @@ serialised on the connector's row, so two reports of a new run cannot both inser
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, delete, func, or_, select
+from sqlalchemy import Insert, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -30,8 +31,11 @@ from hub.core.pagination import newest_first
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 NAME_RULE = "1-64 lower-case letters, digits, '_' or '-', starting with a letter or digit."
-STATUSES = ("running", "succeeded", "failed")
-FINISHED = frozenset({"succeeded", "failed"})
+# what a connector reports; the hub marks a run "abandoned" when its connector starts another
+# while it still says running: the process that ran it ended without saying how it finished
+REPORTED_STATUSES = ("running", "succeeded", "failed")
+STATUSES = (*REPORTED_STATUSES, "abandoned")
+FINISHED = frozenset({"succeeded", "failed", "abandoned"})
 COUNTERS = ("read", "published", "unchanged", "deleted", "rejected")
 # What the audit log calls a connector's report of a run.
 REPORT = "connector.report"
@@ -111,6 +115,7 @@ def report_run(
     )
     created = run is None
     if run is None:
+        _abandon_running(session, name, report.run_id, now)
         run = ConnectorRun(connector=name, run_id=report.run_id)
         session.add(run)
     elif run.status in FINISHED and report.status == "running":
@@ -133,6 +138,24 @@ def report_run(
         201 if created else 200,
     )
     return run, created
+
+
+def _abandon_running(session: Session, name: str, new_run_id: str, now: datetime) -> None:
+    """Close the runs of connector ``name`` that still say running: a new run has begun, so
+    the process that ran them has ended without reporting how they finished."""
+    session.execute(
+        update(ConnectorRun)
+        .where(ConnectorRun.connector == name, ConnectorRun.status == "running")
+        .values(
+            status="abandoned",
+            finished_at=now,
+            error=(
+                "The connector's process ended before it reported how this run finished; "
+                f"run {new_run_id} began after it."
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def get_connector(session: Session, name: str) -> Connector:
@@ -191,6 +214,19 @@ def latest_runs(session: Session, per_connector: int) -> list[ConnectorRuns]:
         for run in session.scalars(query):
             by_connector[run.connector].append(run)
     return [ConnectorRuns(connector, by_connector[connector.name]) for connector, _ in bounds]
+
+
+def last_successes(session: Session, names: Collection[str]) -> dict[str, datetime]:
+    """When each of the connectors ``names`` last finished a run that succeeded, in one query
+    (a connector that never did is left out): its latest runs may all have failed."""
+    if not names:
+        return {}
+    query = (
+        select(ConnectorRun.connector, func.max(ConnectorRun.finished_at))
+        .where(ConnectorRun.connector.in_(names), ConnectorRun.status == "succeeded")
+        .group_by(ConnectorRun.connector)
+    )
+    return {name: finished for name, finished in session.execute(query) if finished is not None}
 
 
 def prune_runs(session: Session, reported_before: datetime) -> int:

@@ -22,6 +22,8 @@ from hub.console.pages import render_error
 from hub.core.extensions import api
 
 PREFIX = "/console"
+# how long past the idle limit a session cookie is still read (to say the session ended)
+COOKIE_MARGIN_HOURS = 12
 TRANSLATIONS = Path(__file__).parent / "translations"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -53,7 +55,11 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_PATH=PREFIX,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"]),
+        # The idle limit is enforced by hub.console.signin, which can say why a session ended;
+        # the cookie's signed age only bounds how long a forgotten cookie is read at all.
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            minutes=app.config["CONSOLE_IDLE_MINUTES"], hours=COOKIE_MARGIN_HOURS
+        ),
         # forms are protected where the console asks (hub.console.blueprint), not the API
         WTF_CSRF_CHECK_DEFAULT=False,
         # a token lives as long as the session it is tied to

@@ -2,9 +2,10 @@
 
 The API keeps no sessions (every call carries its token), so requests elsewhere get none. The
 cookie is ``HttpOnly`` and ``SameSite=Lax``, and ``Secure`` unless CONSOLE_SECURE_COOKIES says
-otherwise ("auto": secure unless the hub is reached on loopback, where a developer runs it
-over plain HTTP). Its signature carries its time: a cookie older than CONSOLE_IDLE_MINUTES is
-refused on arrival, and each request renews it, so an idle session expires.
+otherwise ("auto": secure unless the hub is reached over plain HTTP on loopback, where a
+developer runs it, with a PUBLIC_URL that is not HTTPS). Its signature carries its time: a
+cookie older than CONSOLE_IDLE_MINUTES is refused on arrival, and each request renews it, so
+an idle session expires.
 """
 
 from __future__ import annotations
@@ -38,5 +39,16 @@ class ConsoleSessions(SecureCookieSessionInterface):
         """Whether the cookie is sent over HTTPS only (see CONSOLE_SECURE_COOKIES)."""
         mode = app.config["CONSOLE_SECURE_COOKIES"]
         if mode == "auto":
-            return urlsplit(f"//{request.host}").hostname not in LOOPBACK_HOSTS
+            return not plain_http_on_loopback(app)
         return bool(mode == "on")
+
+
+def plain_http_on_loopback(app: Flask) -> bool:
+    """Whether this request reaches a developer's hub over plain HTTP on loopback: the hub is
+    asked under a loopback name, not over HTTPS, and its PUBLIC_URL is not HTTPS either (a
+    proxy in front of a public hub may well reach it on 127.0.0.1)."""
+    return (
+        urlsplit(f"//{request.host}").hostname in LOOPBACK_HOSTS
+        and not request.is_secure
+        and urlsplit(app.config["PUBLIC_URL"]).scheme != "https"
+    )

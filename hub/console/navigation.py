@@ -33,13 +33,25 @@ SECTIONS = (
         "console.grants",
         _l("Sharing requests"),
         frozenset({"grants", "admin"}),
-        ("console.grant", "console.grant_request"),
+        (
+            "console.grant",
+            "console.grant_request",
+            "console.grant_approve",
+            "console.grant_refuse",
+            "console.grant_revoke",
+            "console.grant_withdraw",
+        ),
     ),
     Section(
         "console.subscriptions",
         _l("Subscriptions"),
         frozenset({"subscriptions"}),
-        ("console.subscription",),
+        (
+            "console.subscription",
+            "console.subscription_pause",
+            "console.subscription_resume",
+            "console.subscription_replay",
+        ),
     ),
     Section(
         "console.connectors",

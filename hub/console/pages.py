@@ -24,10 +24,11 @@ FormErrors = dict[str, list[str]]
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in or switching language: a console path of this hub, never
-    another site."""
-    if target:
+    another site (nor a header broken by a line break, nor a path a browser reads with a
+    backslash as a slash)."""
+    if target and target.isprintable() and "\\" not in target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/console"):
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
             return target
     return url_for("console.home")
 
@@ -52,9 +53,11 @@ def read_form(schema: ma.Schema, names: tuple[str, ...]) -> tuple[dict[str, Any]
     """The posted fields ``names`` loaded through ``schema``: (values, {}) or, when they are
     not valid, (what was typed, errors by field)."""
     typed: dict[str, Any] = {}
+    # the form's names are the schema's wire names (data_key), as in the API's bodies
+    by_wire_name = {field.data_key or name: field for name, field in schema.fields.items()}
     for name in names:
         values = [value for value in request.form.getlist(name) if value != ""]
-        if isinstance(schema.fields.get(name), ma.fields.List):
+        if isinstance(by_wire_name.get(name), ma.fields.List):
             typed[name] = values
         elif values:
             typed[name] = values[0]

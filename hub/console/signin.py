@@ -35,10 +35,14 @@ def load_user() -> None:
         return
     user = db.session.get(User, user_id)
     identity = users.identity_of(db.session, user) if user is not None else None
-    if user is None or identity is None:
+    if (
+        user is None
+        or identity is None
+        or not users.session_is_current(user, session.get("since", 0.0))
+    ):
         sign_out()
         return
-    session["seen"] = int(time.time())
+    session["seen"] = time.time()
     g.console_user = user
     g.identity = replace(
         identity, actor=identity.actor.over(request.method, request.path, request.remote_addr)
@@ -64,7 +68,8 @@ def start_session(user: User) -> None:
     session.clear()
     session.permanent = True
     session["uid"] = user.id
-    session["seen"] = int(time.time())
+    # sub-second, so that a sign-in right after a sign-out is not taken for an ended session
+    session["since"] = session["seen"] = time.time()
     if locale:
         session["locale"] = locale
 

@@ -23,6 +23,9 @@ from limits.storage import storage_from_string
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hub.core.calendar import calendar_from_settings
+from schemas.project import STAGES
+
 ENV_PREFIX = "HUB_"
 # HUB_ variables that are not settings: where the config file and instance folder are,
 # the test suite's database, and the connectors' own settings.
@@ -52,6 +55,36 @@ DEFAULTS: dict[str, Any] = {
     "EVENT_TYPE_PREFIX": "cn.gov.projecthub",
     # the city's zone: computed fields such as a permit's ``overdue`` are judged by its date
     "TIMEZONE": "Asia/Shanghai",
+    # working days are the national holiday calendar's (chinesecalendar) with these ISO dates
+    # as extra days off and extra working days: local rest days, or next year's official
+    # calendar before the package has it (hub/core/calendar.py)
+    "WORKDAYS_EXTRA_HOLIDAYS": [],
+    "WORKDAYS_EXTRA_WORKDAYS": [],
+    # supervision's thresholds (DESIGN §6), read as hub.supervision.signals.Thresholds, whose
+    # defaults these are (tests/supervision/test_settings.py holds them equal)
+    # a pending permit is red past this multiple of its statutory working days
+    "SUPERVISION_PERMIT_RED_FACTOR": 1.5,
+    # a milestone is red more than this many days late
+    "SUPERVISION_MILESTONE_RED_DAYS": 30,
+    # investment behind the time share (序时进度): "points" behind (Yinchuan's rule) or
+    # "ratio" of it (Wuhan's rule)
+    "SUPERVISION_INVESTMENT_RULE": "points",
+    "SUPERVISION_INVESTMENT_YELLOW_POINTS": 10.0,
+    "SUPERVISION_INVESTMENT_RED_POINTS": 30.0,
+    "SUPERVISION_INVESTMENT_YELLOW_RATIO": 0.8,
+    "SUPERVISION_INVESTMENT_RED_RATIO": 0.6,
+    # the time share at the report's month end ("report_period") or at the day asked ("as_of")
+    "SUPERVISION_INVESTMENT_SHARE_BASIS": "report_period",
+    # last month's progress report is due by this working day of the month
+    "SUPERVISION_REPORT_DUE_WORKDAY": 5,
+    # land must be ready this many days before the construction start
+    "SUPERVISION_LAND_LOOKAHEAD_DAYS": 30,
+    # funding allocated this year below this share of the year's planned investment is short
+    "SUPERVISION_FUNDING_SHORT_RATIO": 0.8,
+    # a project under way with no record changed for this many days has stalled
+    "SUPERVISION_STALLED_DAYS": 30,
+    # the stages of a project under way: those that report monthly and can stall
+    "SUPERVISION_ACTIVE_STAGES": ["construction", "preliminary"],
     # seconds the secret (and tokens) of a rotated access key keep working
     "KEY_ROTATION_GRACE": 24 * 3600,
     # signing secrets retired by a rotation of SECRET_KEY: tokens they signed stay valid
@@ -69,6 +102,12 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # seconds between a process's sealing rounds of the audit chain
     "AUDIT_SEAL_INTERVAL": 1.0,
+    # a secret (32+ characters) that keys the audit chain (HMAC-SHA256) from the next entry
+    # sealed on: then rewriting the table is not enough to forge the chain. Keep it apart from
+    # the database, and never remove it once set (sealing then stops, loudly).
+    "AUDIT_CHAIN_KEY": None,
+    # a bearer token /metrics asks for (a secret, 32+ characters); empty: /metrics is open
+    "METRICS_TOKEN": None,
     # seconds between a process's looks for tables that have grown enough since PostgreSQL
     # last analysed them to need it again (hub/core/planner.py, run by hub/housekeeping.py);
     # 0 leaves it all to autovacuum
@@ -252,6 +291,8 @@ def _validate(settings: dict[str, Any]) -> None:
     _validate_rate_limits(settings)
     _validate_webhooks(settings)
     _validate_console(settings)
+    _validate_workdays(settings)
+    _validate_supervision(settings)
     try:
         backend = make_url(settings["DATABASE_URL"]).get_backend_name()
     except ArgumentError as exc:
@@ -266,6 +307,10 @@ def _validate(settings: dict[str, Any]) -> None:
         ZoneInfo(settings["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"TIMEZONE {settings['TIMEZONE']!r} is not a known time zone") from exc
+    for name in ("AUDIT_CHAIN_KEY", "METRICS_TOKEN"):
+        value = settings[name]
+        if value not in (None, "") and (not isinstance(value, str) or len(value) < 32):
+            raise ConfigError(f"{name} must be a string of 32 characters or more")
     secret = settings["SECRET_KEY"]
     if not secret:
         raise ConfigError(
@@ -310,6 +355,62 @@ def _validate_console(settings: Mapping[str, Any]) -> None:
             raise ConfigError("OIDC_ISSUER must be the provider's issuer URL")
         if not settings["OIDC_CLIENT_ID"] or not settings["OIDC_CLIENT_SECRET"]:
             raise ConfigError("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too")
+
+
+def _validate_workdays(settings: Mapping[str, Any]) -> None:
+    try:
+        calendar_from_settings(settings)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{exc}") from exc
+
+
+def _validate_supervision(settings: Mapping[str, Any]) -> None:
+    """Each threshold within its range, and the yellow ones no stricter than the red ones."""
+
+    def name(setting: str) -> str:
+        return f"{ENV_PREFIX}SUPERVISION_{setting}"
+
+    def value(setting: str) -> Any:
+        return settings[f"SUPERVISION_{setting}"]
+
+    problems = []
+    for setting, choices in (
+        ("INVESTMENT_RULE", ("points", "ratio")),
+        ("INVESTMENT_SHARE_BASIS", ("report_period", "as_of")),
+    ):
+        if value(setting) not in choices:
+            problems.append(f"{name(setting)} must be {' or '.join(choices)}")
+    for setting in (
+        "MILESTONE_RED_DAYS",
+        "LAND_LOOKAHEAD_DAYS",
+        "STALLED_DAYS",
+        "INVESTMENT_YELLOW_POINTS",
+        "INVESTMENT_RED_POINTS",
+        "INVESTMENT_YELLOW_RATIO",
+        "INVESTMENT_RED_RATIO",
+        "FUNDING_SHORT_RATIO",
+    ):
+        if value(setting) < 0:
+            problems.append(f"{name(setting)} must not be negative")
+    if value("PERMIT_RED_FACTOR") < 1:
+        problems.append(f"{name('PERMIT_RED_FACTOR')} must be at least 1")
+    if value("REPORT_DUE_WORKDAY") < 1:
+        problems.append(f"{name('REPORT_DUE_WORKDAY')} must be at least 1")
+    if value("INVESTMENT_YELLOW_POINTS") > value("INVESTMENT_RED_POINTS"):
+        problems.append(
+            f"{name('INVESTMENT_YELLOW_POINTS')} must not exceed {name('INVESTMENT_RED_POINTS')}"
+        )
+    if value("INVESTMENT_RED_RATIO") > value("INVESTMENT_YELLOW_RATIO"):
+        problems.append(
+            f"{name('INVESTMENT_RED_RATIO')} must not exceed {name('INVESTMENT_YELLOW_RATIO')}"
+        )
+    unknown = [stage for stage in value("ACTIVE_STAGES") if stage not in STAGES]
+    if unknown:
+        problems.append(
+            f"{name('ACTIVE_STAGES')} names unknown stages {unknown}; they are: {', '.join(STAGES)}"
+        )
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def _validate_rate_limits(settings: Mapping[str, Any]) -> None:

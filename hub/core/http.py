@@ -10,6 +10,7 @@ import orjson
 from flask import Flask, Request, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.response import Response as BaseResponse
 
 from hub.core.errors import BadRequest, UnsupportedMediaType
@@ -65,12 +66,26 @@ def check_request() -> None:
         raise UnsupportedMediaType(
             f"Send the body as application/json, not {request.mimetype or 'without a type'}."
         )
+    _refuse_oversized_stream()
     try:
         document = request.get_json(force=True, cache=True)
     except RecursionError as exc:
         raise BadRequest("The JSON body is nested too deeply.") from exc
     if _depth_exceeds(document, MAX_JSON_DEPTH):
         raise BadRequest(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def _refuse_oversized_stream() -> None:
+    """413 for a chunked body longer than MAX_CONTENT_LENGTH, as for one with a length.
+
+    werkzeug stops reading a body without ``Content-Length`` at the limit and says nothing:
+    the view would parse the body cut short. If the server still holds more of it, it was too
+    long."""
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None:
+        return
+    if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def json_body() -> Any:
@@ -115,13 +130,40 @@ class HubJSONProvider(DefaultJSONProvider):
         return Response(body, mimetype=self.mimetype)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        """Parse strict JSON; ``ValueError`` (a 400) for the non-standard constants."""
+        """Parse strict JSON: UTF-8 without a byte-order mark (RFC 8259 §8.1), no
+        non-standard constants, no key twice in one object; ``ValueError`` (a 400) otherwise.
+
+        The standard library would guess UTF-16 or UTF-32 from the bytes and keep the last of
+        two equal keys: a client would never learn that the hub read something else than it
+        meant.
+        """
+        if isinstance(s, bytes | bytearray):
+            if s.startswith(b"\xef\xbb\xbf"):
+                raise ValueError("it starts with a byte-order mark; send UTF-8 without one")
+            if b"\x00" in s:  # JSON text never holds a raw NUL; UTF-16 and UTF-32 text does
+                raise ValueError("it holds NUL bytes, as UTF-16 or UTF-32 text does; send UTF-8")
+            try:
+                s = bytes(s).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"it is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
         kwargs.setdefault("parse_constant", _refuse_constant)
+        kwargs.setdefault("object_pairs_hook", _object_without_repeated_keys)
         return super().loads(s, **kwargs)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"the key {name!r} appears twice in one object")
+            seen.add(name)
+    return document
 
 
 def city_today() -> date:

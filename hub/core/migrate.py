@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
@@ -25,6 +26,13 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def head_revision() -> str | None:
     """The newest migration this code knows."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database behind ``engine`` is at (None: it has no hub schema)."""
+    with engine.connect() as connection:
+        revision: str | None = MigrationContext.configure(connection).get_current_revision()
+    return revision
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

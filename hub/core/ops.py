@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.core import metrics
+from hub.core.errors import Unauthorized
 from hub.core.extensions import db
-from hub.core.migrate import head_revision
+from hub.core.migrate import current_revision, head_revision
 
 bp = Blueprint("ops", __name__)
 
@@ -25,8 +26,7 @@ def healthz() -> dict[str, Any]:
 def readyz() -> tuple[dict[str, Any], int]:
     """The database answers and its schema is the one this code expects."""
     try:
-        with db.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+        current = current_revision(db.engine)
     except SQLAlchemyError:
         return {"status": "unavailable", "database": "unreachable"}, 503
     expected = head_revision()
@@ -38,5 +38,15 @@ def readyz() -> tuple[dict[str, Any], int]:
 
 @bp.get("/metrics")
 def metrics_text() -> Response:
-    """Prometheus metrics: events appended, deliveries, delivery latency, subscription lag."""
+    """Prometheus metrics: events appended, deliveries, delivery latency, subscription lag.
+
+    With METRICS_TOKEN set, a scrape must send ``Authorization: Bearer <METRICS_TOKEN>``.
+    """
+    token = current_app.config["METRICS_TOKEN"]
+    if token:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), token.encode()
+        ):
+            raise Unauthorized("Send 'Authorization: Bearer <METRICS_TOKEN>' to scrape /metrics.")
     return metrics.exposition()

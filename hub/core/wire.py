@@ -18,6 +18,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from hub.core.errors import Unprocessable
+from hub.core.openapi import from_settings
 from hub.core.pagination import MAX_ID
 
 
@@ -32,6 +33,16 @@ class UtcDateTime(fields.AwareDateTime):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from exc
 
 
+# What not_blank enforces, as the OpenAPI document states it: a character besides white space.
+NOT_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+
+
+def not_blank(value: str) -> None:
+    """Refuse text that is empty or white space only (declare ``NOT_BLANK`` beside it)."""
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
 def _within_page_size(value: int) -> None:
     maximum = current_app.config["PAGE_SIZE_MAX"]
     if value > maximum:
@@ -44,7 +55,10 @@ class PageQuerySchema(ma.Schema):
     cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
     limit = fields.Integer(
         validate=[validate.Range(min=1), _within_page_size],
-        metadata={"description": "Page size (default PAGE_SIZE_DEFAULT)."},
+        metadata={
+            "description": "Page size (default PAGE_SIZE_DEFAULT, at most PAGE_SIZE_MAX).",
+            **from_settings(maximum="PAGE_SIZE_MAX"),
+        },
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from hub.core.errors import Unprocessable
 from hub.events.log import check_retained, log_bounds
 from hub.records.models import RecordVersion
 from hub.sharing.policy import ReaderView
@@ -63,11 +64,16 @@ def read_feed(
 ) -> FeedPage:
     """Changes with ``sequence > after`` in order, at most ``limit``, optionally filtered.
 
-    Raises :class:`Gone` when ``after`` is behind the retained log. See :func:`read_range`
-    for ``shared_with``.
+    Raises :class:`Gone` when ``after`` is behind the retained log, and 422 when it is beyond
+    its head (no page ever gave such a cursor). See :func:`read_range` for ``shared_with``.
     """
     bounds = log_bounds(session)
     check_retained(bounds, after)
+    if after > bounds.head:
+        raise Unprocessable(
+            f"The cursor {after} is beyond the log, which ends at {bounds.head}.",
+            errors={"after": [f"Must be at most {bounds.head}, the last event's sequence."]},
+        )
     return read_range(
         session, after, bounds.head, limit, types, project_code, shared_with=shared_with
     )

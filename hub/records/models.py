@@ -69,6 +69,9 @@ class RecordVersion(Base):
             postgresql_where=text("sequence IS NOT NULL"),
             sqlite_where=text("sequence IS NOT NULL"),
         ),
+        # a project's records as they stood at a moment, and when any last changed
+        # (hub.supervision.facts): versions by project and time, with their record
+        Index("ix_record_versions_project_created", "project_code", "created_at", "record_id"),
         # the numbering round's work list: versions committed but not yet numbered
         Index(
             "ix_record_versions_unnumbered",

@@ -1,12 +1,21 @@
-"""The records API: publish, patch, delete, read, list, history, batch, dossier, types."""
+"""The records API: publish, patch, delete, read, list, history, batch, dossier, types.
+
+Every record type gets paths of its own (``/records/permit``, ``/records/permit/{key}`` ...),
+made from the registry at start, so that the OpenAPI document describes each type's bodies
+and a generated client is typed; one set of views serves them all. ``batch`` is never a key:
+``/records/{type}/batch`` is the batch endpoint, whatever the method.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
+import flask
 from flask import Response, request, url_for
 from flask_smorest import Blueprint
+from werkzeug.routing import BaseConverter
 
 from hub.auth.guard import audited, require_scope
 from hub.auth.identity import current_identity
@@ -29,8 +38,10 @@ from hub.records.schemas import (
     envelope,
     version_envelope,
 )
+from hub.records.typed import typed_schemas
 from hub.records.types import describe_types
 from hub.sharing.readers import reader
+from schemas import RecordType, registry
 
 blp = Blueprint(
     "records", __name__, url_prefix="/api/v1", description="Publish and read project records."
@@ -44,6 +55,32 @@ WRITE_RESPONSES = {
     "412": {"description": "If-Match does not match the current version."},
     "422": {"description": "The record failed validation; `errors` names each field."},
 }
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class RecordKeyConverter(BaseConverter):
+    """A record key in a URL: anything but a slash (the service checks the rest), and never
+    ``batch``, which names the batch endpoint."""
+
+    regex = r"(?!batch(?:/|$))[^/]+"
+
+
+class UnknownTypeConverter(BaseConverter):
+    """A path segment that names no registered record type."""
+
+    regex = r"[^/]+"
+
+    @classmethod
+    def excluding(cls, names: list[str]) -> type[UnknownTypeConverter]:
+        """The converter refusing ``names``."""
+        known = "|".join(sorted(names, key=len, reverse=True))
+        return type("UnknownType", (cls,), {"regex": rf"(?!(?:{known})(?:/|$))[^/]+"})
+
+
+@blp.record_once
+def _add_converters(state: Any) -> None:
+    state.app.url_map.converters["record_key"] = RecordKeyConverter
+    state.app.url_map.converters["unknown_type"] = UnknownTypeConverter.excluding(list(registry()))
 
 
 def _preconditions() -> service.Preconditions:
@@ -57,7 +94,7 @@ def _record_response(outcome: service.Outcome) -> tuple[dict[str, Any], int, dic
     record = outcome.record
     headers = {"ETag": f'"{record.version}"'}
     if outcome.status == "created":
-        headers["Location"] = url_for("records.get_record", type_name=record.type, key=record.key)
+        headers["Location"] = url_for(f"records.get_{record.type}", key=record.key)
     return envelope(record, reader(), city_today()), outcome.http_status, headers
 
 
@@ -69,14 +106,11 @@ def list_types() -> dict[str, Any]:
     return {"items": describe_types()}
 
 
-@blp.route("/records/<string:type_name>", methods=["GET"])
-@audited(service.LIST, "{type_name}")
-@require_scope("records:read")
-@blp.arguments(ListQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, RecordPageSchema)
-def list_records(type_name: str, **query: Any) -> dict[str, Any]:
-    """Records of one type in change order, filtered, one keyset page at a time."""
-    record_type = service.record_type_named(type_name)
+# --- what every type's paths do ---------------------------------------------------------
+
+
+def list_records(record_type: RecordType, query: dict[str, Any]) -> dict[str, Any]:
+    """A keyset page of ``record_type``'s records in change order, filtered."""
     after = None
     if query.get("cursor"):
         position = decode_cursor(query["cursor"], ListCursorSchema())
@@ -99,14 +133,8 @@ def list_records(type_name: str, **query: Any) -> dict[str, Any]:
     return {"items": [envelope(r, view, today) for r in records], "next_cursor": next_cursor}
 
 
-@blp.route("/records/<string:type_name>/<string:key>", methods=["GET"])
-@audited(service.READ, "{type_name}/{key}")
-@require_scope("records:read")
-@blp.response(200, RecordOutSchema)
-@blp.alt_response(304, description="Not modified since the version in If-None-Match.")
-def get_record(type_name: str, key: str) -> Any:
+def get_record(record_type: RecordType, key: str) -> Any:
     """One record; ``If-None-Match`` with its current ETag gives 304."""
-    record_type = service.record_type_named(type_name)
     record = service.require_record(db.session, record_type, key)
     etag = f'"{record.version}"'
     if request.if_none_match.contains_weak(str(record.version)):
@@ -114,56 +142,29 @@ def get_record(type_name: str, key: str) -> Any:
     return envelope(record, reader(), city_today()), 200, {"ETag": etag}
 
 
-@blp.route("/records/<string:type_name>/<string:key>", methods=["PUT"])
-@audited(service.PUT, "{type_name}/{key}")
-@require_scope("records:write")
-@idempotency.idempotent
-@blp.doc(parameters=CONDITIONAL_HEADERS, responses=WRITE_RESPONSES)
-@blp.response(200, RecordOutSchema, description="Replaced (or unchanged).")
-@blp.alt_response(201, schema=RecordOutSchema, description="Created.")
-def put_record(type_name: str, key: str) -> Any:
-    """Create or replace a record; the body is the record's data."""
-    record_type = service.record_type_named(type_name)
+def put_record(record_type: RecordType, key: str) -> Any:
+    """Create or replace a record with the body."""
     identity, body = current_identity(), json_body()
     outcome = service.publish(db.session, identity, record_type, key, body, _preconditions())
     return _record_response(outcome)
 
 
-@blp.route("/records/<string:type_name>/<string:key>", methods=["PATCH"])
-@audited(service.PATCH, "{type_name}/{key}")
-@require_scope("records:write")
-@idempotency.idempotent
-@blp.doc(parameters=CONDITIONAL_HEADERS, responses=WRITE_RESPONSES)
-@blp.response(200, RecordOutSchema)
-def patch_record(type_name: str, key: str) -> Any:
-    """Change part of a record with a JSON merge patch (RFC 7396)."""
-    record_type = service.record_type_named(type_name)
+def patch_record(record_type: RecordType, key: str) -> Any:
+    """Apply the body, a JSON merge patch, to the record."""
     identity, body = current_identity(), json_body()
     outcome = service.patch(db.session, identity, record_type, key, body, _preconditions())
     return _record_response(outcome)
 
 
-@blp.route("/records/<string:type_name>/<string:key>", methods=["DELETE"])
-@audited(service.DELETE, "{type_name}/{key}")
-@require_scope("records:write")
-@idempotency.idempotent
-@blp.doc(parameters=CONDITIONAL_HEADERS)
-@blp.response(200, RecordOutSchema, description="Tombstoned; history is kept.")
-def delete_record(type_name: str, key: str) -> Any:
-    """Tombstone a record: a new version marked deleted; the history stays."""
-    record_type = service.record_type_named(type_name)
-    outcome = service.tombstone(db.session, current_identity(), record_type, key, _preconditions())
+def delete_record(record_type: RecordType, key: str) -> Any:
+    """Tombstone the record."""
+    identity = current_identity()
+    outcome = service.tombstone(db.session, identity, record_type, key, _preconditions())
     return _record_response(outcome)
 
 
-@blp.route("/records/<string:type_name>/<string:key>/history", methods=["GET"])
-@audited(service.HISTORY, "{type_name}/{key}")
-@require_scope("records:read")
-@blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, HistoryPageSchema)
-def record_history(type_name: str, key: str, **query: Any) -> dict[str, Any]:
-    """Every version of a record, newest first, with who wrote it and when."""
-    record_type = service.record_type_named(type_name)
+def record_history(record_type: RecordType, key: str, query: dict[str, Any]) -> dict[str, Any]:
+    """A page of a record's versions, newest first."""
     record = service.require_record(db.session, record_type, key)
     before = None
     if query.get("cursor"):
@@ -178,16 +179,8 @@ def record_history(type_name: str, key: str, **query: Any) -> dict[str, Any]:
     }
 
 
-@blp.route("/records/<string:type_name>/batch", methods=["POST"])
-@audited(service.BATCH, "{type_name}")
-@require_scope("records:write")
-@idempotency.idempotent
-@blp.doc(parameters=[idempotency.PARAMETER])
-@blp.arguments(BatchInSchema)
-@blp.response(200, BatchOutSchema)
-def batch_publish(body: dict[str, Any], type_name: str) -> dict[str, Any]:
-    """Publish many records of one type; each item succeeds or fails on its own."""
-    record_type = service.record_type_named(type_name)
+def batch_publish(record_type: RecordType, body: dict[str, Any]) -> dict[str, Any]:
+    """Publish the batch's records, each on its own."""
     items = [
         service.BatchItem(item["key"], item.get("data"), item["deleted"], item.get("if_match"))
         for item in body["records"]
@@ -209,6 +202,198 @@ def _batch_result(item: service.BatchItem, outcome: service.Outcome | HubError) 
         "outcome": "deleted" if deleted else outcome.status,
         "version": outcome.record.version,
     }
+
+
+# --- each type's documented paths -------------------------------------------------------
+
+
+def _view(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    function.__name__ = name
+    function.__qualname__ = name
+    return function
+
+
+def _route_type(record_type: RecordType) -> None:
+    """Add ``record_type``'s paths, documented with its own schemas."""
+    name, typed = record_type.name, typed_schemas(record_type)
+    every = f"/records/{name}"
+    one = f"{every}/<record_key:key>"
+    target = f"{name}/{{key}}"
+    tags = [name]
+
+    def summary(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return blp.doc(summary=text.format(type=name), tags=tags)  # type: ignore[no-any-return]
+
+    def answers(
+        schema: type[Any], typed_schema: type[Any], description: str = "OK", status: int = 200
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Serialize through the general ``schema``; document the type's ``typed_schema``."""
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            typed_doc = {
+                str(status): {
+                    "description": description,
+                    "content": {"application/json": {"schema": typed_schema}},
+                }
+            }
+            return blp.response(status, schema, description=description)(  # type: ignore[no-any-return]
+                blp.doc(responses=typed_doc)(view)
+            )
+
+        return decorator
+
+    blp.route(every, methods=["GET"])(
+        audited(service.LIST, name)(
+            require_scope("records:read")(
+                blp.arguments(ListQuerySchema, location="query", as_kwargs=True)(
+                    answers(RecordPageSchema, typed.page)(
+                        summary("{type} records in change order, one keyset page at a time.")(
+                            _view(f"list_{name}", lambda **query: list_records(record_type, query))
+                        )
+                    )
+                )
+            )
+        )
+    )
+    blp.route(one, methods=["GET"])(
+        audited(service.READ, target)(
+            require_scope("records:read")(
+                answers(RecordOutSchema, typed.record)(
+                    blp.alt_response(304, description="Not modified since If-None-Match.")(
+                        summary("One {type}; If-None-Match with its ETag gives 304.")(
+                            _view(f"get_{name}", lambda key: get_record(record_type, key))
+                        )
+                    )
+                )
+            )
+        )
+    )
+    blp.route(one, methods=["PUT"])(
+        audited(service.PUT, target)(
+            require_scope("records:write")(
+                idempotency.idempotent(
+                    blp.doc(
+                        parameters=CONDITIONAL_HEADERS,
+                        responses=WRITE_RESPONSES,
+                        requestBody={
+                            "required": True,
+                            "content": {"application/json": {"schema": typed.data}},
+                        },
+                    )(
+                        answers(RecordOutSchema, typed.record, "Replaced (or unchanged).")(
+                            blp.alt_response(201, schema=typed.record, description="Created.")(
+                                summary("Create or replace a {type}; the body is its data.")(
+                                    _view(f"put_{name}", lambda key: put_record(record_type, key))
+                                )
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
+    blp.route(one, methods=["PATCH"])(
+        audited(service.PATCH, target)(
+            require_scope("records:write")(
+                idempotency.idempotent(
+                    blp.doc(
+                        parameters=CONDITIONAL_HEADERS,
+                        responses=WRITE_RESPONSES,
+                        requestBody={
+                            "required": True,
+                            "content": {
+                                MERGE_PATCH: {"schema": typed.patch(partial=True)},
+                                "application/json": {"schema": typed.patch(partial=True)},
+                            },
+                        },
+                    )(
+                        answers(RecordOutSchema, typed.record)(
+                            summary("Change part of a {type} with a JSON merge patch.")(
+                                _view(f"patch_{name}", lambda key: patch_record(record_type, key))
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
+    blp.route(one, methods=["DELETE"])(
+        audited(service.DELETE, target)(
+            require_scope("records:write")(
+                idempotency.idempotent(
+                    blp.doc(parameters=CONDITIONAL_HEADERS)(
+                        answers(RecordOutSchema, typed.record, "Tombstoned.")(
+                            summary("Tombstone a {type}: a new version marked deleted.")(
+                                _view(f"delete_{name}", lambda key: delete_record(record_type, key))
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
+    blp.route(f"{one}/history", methods=["GET"])(
+        audited(service.HISTORY, target)(
+            require_scope("records:read")(
+                blp.arguments(PageQuerySchema, location="query", as_kwargs=True)(
+                    answers(HistoryPageSchema, typed.history)(
+                        summary("Every version of a {type}, newest first.")(
+                            _view(
+                                f"history_{name}",
+                                lambda key, **query: record_history(record_type, key, query),
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
+    blp.route(f"{every}/batch", methods=["POST"])(
+        audited(service.BATCH, name)(
+            require_scope("records:write")(
+                idempotency.idempotent(
+                    blp.doc(
+                        parameters=[idempotency.PARAMETER],
+                        # the items' data is checked by the type, item by item, as described
+                        requestBody={"content": {"application/json": {"schema": typed.batch}}},
+                    )(
+                        blp.arguments(BatchInSchema)(
+                            blp.response(200, BatchOutSchema)(
+                                summary("Publish many {type} records; each item on its own.")(
+                                    _view(
+                                        f"batch_{name}",
+                                        lambda body: batch_publish(record_type, body),
+                                    )
+                                )
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
+
+
+for _record_type in registry().values():
+    _route_type(_record_type)
+
+
+@require_scope(None)
+def _unknown_type(type_name: str, rest: str = "") -> Any:
+    """A path under a record type the registry does not know: 404 saying where to look (to a
+    caller with a valid token, as every records path)."""
+    return service.record_type_named(type_name)  # raises NotFound: there is no such type
+
+
+# Undocumented: an unknown type's paths say so, rather than a bare 404.
+for _rule in ("/records/<unknown_type:type_name>", "/records/<unknown_type:type_name>/<path:rest>"):
+    flask.Blueprint.add_url_rule(
+        blp,
+        _rule,
+        "unknown_type" if "rest" not in _rule else "unknown_type_path",
+        _unknown_type,
+        methods=["GET", "PUT", "PATCH", "DELETE", "POST"],
+    )
 
 
 @blp.route("/projects/<string:project_code>/dossier", methods=["GET"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -9,11 +10,19 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
+from hub.core.calendar import work_calendar
 from hub.core.pagination import MAX_ID
 from hub.core.wire import PageQuerySchema, UtcDateTime
 from hub.records.models import Record, RecordState, RecordVersion
 from hub.sharing.policy import ReaderView
-from schemas import registry
+from schemas import RecordType, registry
+from schemas.workdays import WorkCalendar
+
+CALENDAR_WARNINGS_DESCRIPTION = (
+    "Only when a working-day figure of this record (a permit's overdue) was counted in a year "
+    "whose holiday calendar the hub does not know: one message per such year, which was "
+    "counted Monday to Friday."
+)
 
 
 class ListCursorSchema(ma.Schema):
@@ -50,6 +59,9 @@ class RecordOutSchema(ma.Schema):
     updated_at = fields.AwareDateTime()
     deleted = fields.Boolean()
     withheld = fields.List(fields.String(), metadata={"description": "Fields not shown to you."})
+    calendar_warnings = fields.List(
+        fields.String(), metadata={"description": CALENDAR_WARNINGS_DESCRIPTION}
+    )
 
 
 class RecordPageSchema(ma.Schema):
@@ -73,6 +85,9 @@ class VersionOutSchema(ma.Schema):
     created_at = fields.AwareDateTime()
     deleted = fields.Boolean()
     withheld = fields.List(fields.String())
+    calendar_warnings = fields.List(
+        fields.String(), metadata={"description": CALENDAR_WARNINGS_DESCRIPTION}
+    )
 
 
 class HistoryPageSchema(ma.Schema):
@@ -104,13 +119,16 @@ class BatchItemSchema(ma.Schema):
 class BatchInSchema(ma.Schema):
     """A batch publish request."""
 
-    records = fields.List(fields.Nested(BatchItemSchema), required=True)
+    records = fields.List(
+        fields.Nested(BatchItemSchema),
+        required=True,
+        validate=validate.Length(min=1, error="Send at least one record."),
+        metadata={"description": "At most BATCH_MAX_RECORDS (500 unless configured) records."},
+    )
 
     @ma.validates("records")
     def _within_batch_size(self, value: list[Any], **kwargs: Any) -> None:
         maximum = current_app.config["BATCH_MAX_RECORDS"]
-        if not value:
-            raise ma.ValidationError("Send at least one record.")
         if len(value) > maximum:
             raise ma.ValidationError(f"At most {maximum} records per batch; split it.")
 
@@ -162,13 +180,40 @@ class TypeListSchema(ma.Schema):
     items = fields.List(fields.Nested(TypeOutSchema))
 
 
-def envelope(record: Record | RecordState, reader: ReaderView, today: date) -> dict[str, Any]:
-    """A record's envelope with its data filtered for ``reader``."""
+def shown_data(
+    record_type: RecordType,
+    key: str,
+    data: Mapping[str, Any],
+    reader: ReaderView,
+    today: date,
+    calendar: WorkCalendar | None = None,
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Stored ``data`` with its computed fields as of ``today`` in ``calendar`` (the app's by
+    default), filtered for ``reader``: the data shown, the fields withheld, and the calendar
+    warnings of the working days it counted in years the calendar does not know."""
+    if record_type.compute is None:
+        shown, withheld = reader.visible(record_type, key, data)
+        return shown, withheld, []
+    calendar = calendar or work_calendar()
+    guessed: set[int] = set()
+    presented = record_type.present(data, today, calendar, unknown_years=guessed)
+    shown, withheld = reader.visible(record_type, key, presented)
+    return shown, withheld, calendar.warnings(guessed, today) if guessed else []
+
+
+def envelope(
+    record: Record | RecordState,
+    reader: ReaderView,
+    today: date,
+    calendar: WorkCalendar | None = None,
+) -> dict[str, Any]:
+    """A record's envelope with its data filtered for ``reader``; working days are counted in
+    ``calendar`` (the app's by default)."""
     record_type = registry()[record.type]
-    data, withheld = reader.visible(
-        record_type, record.key, record_type.present(record.data, today)
+    data, withheld, warnings = shown_data(
+        record_type, record.key, record.data, reader, today, calendar
     )
-    return {
+    shown = {
         "type": record.type,
         "key": record.key,
         "version": record.version,
@@ -180,26 +225,36 @@ def envelope(record: Record | RecordState, reader: ReaderView, today: date) -> d
         "deleted": record.deleted,
         "withheld": withheld,
     }
+    if warnings:
+        shown["calendar_warnings"] = warnings
+    return shown
 
 
 def version_envelope(
-    record: Record, version: RecordVersion, reader: ReaderView, today: date
+    record: Record,
+    version: RecordVersion,
+    reader: ReaderView,
+    today: date,
+    calendar: WorkCalendar | None = None,
 ) -> dict[str, Any]:
     """One historical version, its data filtered for ``reader``."""
     record_type = registry()[record.type]
-    data, withheld = reader.visible(
-        record_type, record.key, record_type.present(version.data, today)
+    data, withheld, warnings = shown_data(
+        record_type, record.key, version.data, reader, today, calendar
     )
-    return {
+    shown = {
         "type": record.type,
         "key": record.key,
         "version": version.version,
         "project_code": version.project_code,
         "operation": version.operation,
-        "changed_fields": version.changed_fields,
+        "changed_fields": reader.visible_names(record_type, version.changed_fields),
         "data": data,
         "published_by": version.published_by,
         "created_at": version.created_at,
         "deleted": version.deleted,
         "withheld": withheld,
     }
+    if warnings:
+        shown["calendar_warnings"] = warnings
+    return shown

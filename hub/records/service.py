@@ -4,11 +4,15 @@ Every change validates through the record type's schema, locks the record's row 
 new immutable version, which is also its change-log entry, and its audit entry (the SQL is in
 ``writes``); the caller's unit of work commits. Content equal to the current version is a
 no-op: no version, no event, but still an audit entry (the caller asked).
+
+The fields a type lists in ``department_fields`` (a coordination item's ``raised_by`` and
+``assigned_to``) must name existing departments, which only the hub can check: every write
+path asks the database once per request for all the ids it names (:class:`DepartmentCheck`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session
 from hub.audit.entries import Entry
 from hub.audit.entries import record as record_entry
 from hub.auth.identity import Identity
+from hub.auth.models import Department
 from hub.core.db import mark_log_changed, utcnow
 from hub.core.errors import (
     Conflict,
@@ -32,7 +37,7 @@ from hub.core.errors import (
 )
 from hub.records import writes
 from hub.records.models import Record, RecordState, RecordVersion
-from schemas import KEY_PATTERN, RecordType, registry
+from schemas import KEY_RULE, RecordType, is_valid_key, normalize_key, registry
 
 Status = Literal["created", "updated", "unchanged"]
 # What the audit log calls each action on records: changes, and reads that disclosed
@@ -65,6 +70,11 @@ _LIVE_LINKED_COUNT = (
 )
 
 
+_EXISTING_DEPARTMENTS = select(Department.id).where(
+    Department.id.in_(bindparam("ids", expanding=True))
+)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a write did to a record."""
@@ -94,17 +104,17 @@ def record_type_named(name: str) -> RecordType:
     return record_type
 
 
-def check_key(key: str) -> None:
-    """Refuse a record key that does not match ``[A-Za-z0-9._:-]{1,128}``."""
-    if not KEY_PATTERN.match(key):
-        raise Unprocessable(
-            "Invalid record key.",
-            errors={"key": ["Must be 1-128 characters of letters, digits, '.', '_', ':' or '-'."]},
-        )
+def check_key(key: str) -> str:
+    """``key`` in the form it is stored in (NFC), or 422 if it is no record key (KEY_RULE)."""
+    normalized = normalize_key(key)
+    if not is_valid_key(normalized):
+        raise Unprocessable("Invalid record key.", errors={"key": [KEY_RULE]})
+    return normalized
 
 
 def get_record(session: Session, record_type: RecordType, key: str) -> Record | None:
     """The record ``(type, key)``, tombstoned or not, or None."""
+    key = normalize_key(key)
     return session.scalar(_RECORD_BY_KEY, {"type": record_type.name, "key": key})
 
 
@@ -152,14 +162,66 @@ def _canonical(record_type: RecordType, key: str, body: Any) -> dict[str, Any]:
         raise validation_error(exc) from exc
 
 
+class DepartmentCheck:
+    """Whether the departments records name exist, asked of the database once per request.
+
+    :meth:`look_up` fetches which of many ids exist in one query (a batch's, before its
+    items are written); :meth:`require` refuses a record naming one that does not, asking
+    only about ids not looked up yet.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._asked: set[str] = set()
+        self._existing: set[str] = set()
+
+    def look_up(self, ids: Iterable[str]) -> None:
+        """Find out which of ``ids`` exist, in one query for those not asked about yet."""
+        wanted = set(ids) - self._asked
+        if wanted:
+            found = self._session.scalars(_EXISTING_DEPARTMENTS, {"ids": sorted(wanted)})
+            self._existing.update(found)
+            self._asked |= wanted
+
+    def look_up_records(self, record_type: RecordType, bodies: Iterable[Any]) -> None:
+        """:meth:`look_up` every id the ``department_fields`` of ``bodies`` name."""
+        if record_type.department_fields:
+            self.look_up(
+                department
+                for body in bodies
+                if isinstance(body, Mapping)
+                for ids in record_type.department_ids(body).values()
+                for department in ids
+            )
+
+    def require(self, record_type: RecordType, data: Mapping[str, Any]) -> None:
+        """Refuse (422, naming each field) ``data`` naming a department that does not exist."""
+        named = record_type.department_ids(data)
+        if not named:
+            return
+        self.look_up(department for ids in named.values() for department in ids)
+        errors = {
+            name: [f"No department '{department}' exists on the hub." for department in missing]
+            for name, ids in named.items()
+            if (missing := [department for department in ids if department not in self._existing])
+        }
+        if errors:
+            raise Unprocessable(
+                f"The record names departments that do not exist: {', '.join(errors)}.",
+                errors=errors,
+            )
+
+
 def _project_code_of(record_type: RecordType, key: str, data: Mapping[str, Any]) -> str:
     return key if not record_type.links_project else str(data["project_code"])
 
 
 def _no_such_project(code: str) -> Unprocessable:
     return Unprocessable(
-        f"Project {code} does not exist.",
-        errors={"project_code": [f"No project {code} has been published."]},
+        f"Project {code} does not exist: a linked record needs its project first. Publish it "
+        f"(PUT /api/v1/records/project/{code}, by the department that publishes projects), "
+        "then this record.",
+        errors={"project_code": [f"No live project {code}: publish the project first."]},
     )
 
 
@@ -255,6 +317,7 @@ def publish(
     conditions: Preconditions = Preconditions(),
 ) -> Outcome:
     """Create or replace ``(type, key)`` with ``body``, recorded as ``record.put``."""
+    key = normalize_key(key)
     entry = _entry(identity, PUT, record_type, key)
     return _publish(session, identity, record_type, key, body, conditions, entry)
 
@@ -267,6 +330,7 @@ def _publish(
     body: Any,
     conditions: Preconditions,
     entry: Entry | None,
+    departments: DepartmentCheck | None = None,
 ) -> Outcome:
     """Publish; a change writes ``entry`` with it, and so does a publish that changes nothing.
 
@@ -275,6 +339,7 @@ def _publish(
     """
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
+    (departments or DepartmentCheck(session)).require(record_type, data)
     connection = session.connection()
     record, created = _lock_or_create(
         connection, identity, record_type, key, data, conditions, entry
@@ -326,8 +391,11 @@ def publish_many(
     results: list[Outcome | HubError | None] = [None] * len(items)
     # All the batch's keys at once, in one order, before any row lock: then a batch never
     # waits for another batch while holding a row lock the other needs.
-    valid_keys = [item.key for item in items if KEY_PATTERN.match(item.key)]
+    items = [replace(item, key=normalize_key(item.key)) for item in items]
+    valid_keys = [item.key for item in items if is_valid_key(item.key)]
     writes.lock_keys(session.connection(), record_type.name, valid_keys)
+    departments = DepartmentCheck(session)
+    departments.look_up_records(record_type, (item.data for item in items if not item.deleted))
     repeated = _repeated_keys(items)
     plain: dict[str, tuple[int, dict[str, Any]]] = {}
 
@@ -340,11 +408,13 @@ def publish_many(
         if item.deleted or item.if_match is not None or item.key in repeated:
             # written in its place, so the change log keeps the request's order
             write_plain()
-            results[index] = _one(session, identity, record_type, item)
+            results[index] = _one(session, identity, record_type, item, departments)
             continue
         try:
             _require_publisher(identity, record_type)
-            plain[item.key] = (index, _canonical(record_type, item.key, item.data))
+            data = _canonical(record_type, item.key, item.data)
+            departments.require(record_type, data)
+            plain[item.key] = (index, data)
         except HubError as error:
             results[index] = error
     write_plain()
@@ -371,13 +441,19 @@ def _repeated_keys(items: Sequence[BatchItem]) -> set[str]:
 
 
 def _one(
-    session: Session, identity: Identity, record_type: RecordType, item: BatchItem
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    item: BatchItem,
+    departments: DepartmentCheck | None = None,
 ) -> Outcome | HubError:
     conditions = Preconditions(if_match=item.if_match)
     try:
         if item.deleted:
             return _tombstone(session, identity, record_type, item.key, conditions, None)
-        return _publish(session, identity, record_type, item.key, item.data, conditions, None)
+        return _publish(
+            session, identity, record_type, item.key, item.data, conditions, None, departments
+        )
     except HubError as error:
         return error
 
@@ -458,6 +534,7 @@ def patch(
     conditions: Preconditions = Preconditions(),
 ) -> Outcome:
     """Apply a JSON merge patch to the current version of ``(type, key)`` (``record.patch``)."""
+    key = normalize_key(key)
     _require_publisher(identity, record_type)
     if not isinstance(patch_document, Mapping):
         raise Unprocessable(
@@ -481,6 +558,7 @@ def tombstone(
     conditions: Preconditions = Preconditions(),
 ) -> Outcome:
     """Mark ``(type, key)`` deleted with a new version; the record and its history stay."""
+    key = normalize_key(key)
     entry = _entry(identity, DELETE, record_type, key)
     return _tombstone(session, identity, record_type, key, conditions, entry)
 

@@ -17,7 +17,7 @@ publish it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,6 +71,15 @@ class ReaderView:
             shown = {name: value for name, value in data.items() if name not in hidden}
         self.note_disclosure(record_type, key, shown)
         return shown, withheld
+
+    def visible_names(self, record_type: RecordType, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` (a change's changed fields, say) this reader may see: that a
+        withheld field changed, and when, is itself not for this reader."""
+        withheld = self.withheld_fields(record_type)
+        if not withheld:
+            return list(names)
+        hidden = set(withheld)
+        return [name for name in names if name not in hidden]
 
     def note_disclosure(self, record_type: RecordType, key: str, shown: Mapping[str, Any]) -> None:
         """Note the protected fields of record ``key`` that ``shown`` (what went out) holds."""

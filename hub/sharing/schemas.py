@@ -8,24 +8,28 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from hub.core.wire import PageQuerySchema, UtcDateTime
+from hub.core.wire import NOT_BLANK, PageQuerySchema, UtcDateTime, not_blank
 from hub.sharing.grants import STATUSES, is_overdue, status_at
 from hub.sharing.models import Grant
+from schemas import registry
 
 MAX_PURPOSE = 2000
 MAX_REASON = 2000
 ROLES = ("applicant", "owner")
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ma.ValidationError("Must not be blank.")
+# the types with conditional fields: only those can be granted
+GRANTABLE_TYPES = sorted(
+    name for name, record_type in registry().items() if record_type.fields_of_class("conditional")
+)
 
 
 class GrantInSchema(ma.Schema):
     """An application for another department's conditional fields of one record type."""
 
-    type = fields.String(required=True, validate=validate.Length(1, 64))
+    type = fields.String(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "A type with conditional fields.", "enum": GRANTABLE_TYPES},
+    )
     fields_ = fields.List(
         fields.String(validate=validate.Length(1, 128)),
         data_key="fields",
@@ -33,7 +37,11 @@ class GrantInSchema(ma.Schema):
         validate=validate.Length(max=128),
         metadata={"description": "Conditional fields asked for; none means all of them."},
     )
-    purpose = fields.String(required=True, validate=[validate.Length(max=MAX_PURPOSE), _not_blank])
+    purpose = fields.String(
+        required=True,
+        validate=[validate.Length(max=MAX_PURPOSE), not_blank],
+        metadata={"description": "Why the fields are needed; not blank.", **NOT_BLANK},
+    )
     owner = fields.String(
         validate=validate.Length(1, 64),
         metadata={
@@ -45,13 +53,19 @@ class GrantInSchema(ma.Schema):
 class ApproveInSchema(ma.Schema):
     """The owner's approval: until when the grant holds."""
 
-    expires_at = UtcDateTime(required=True, metadata={"description": "ISO 8601 with offset."})
+    expires_at = UtcDateTime(
+        required=True, metadata={"description": "ISO 8601 with offset; in the future."}
+    )
 
 
 class RefuseInSchema(ma.Schema):
     """The owner's refusal, which must say why."""
 
-    reason = fields.String(required=True, validate=[validate.Length(max=MAX_REASON), _not_blank])
+    reason = fields.String(
+        required=True,
+        validate=[validate.Length(max=MAX_REASON), not_blank],
+        metadata={"description": "Why; not blank.", **NOT_BLANK},
+    )
 
 
 class GrantQuerySchema(PageQuerySchema):

@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 from hub.audit.entries import Actor, Entry, record
 from hub.auth.models import Department
+from hub.core.calendar import work_calendar
 from hub.core.db import rowcount, utcnow
 from hub.core.extensions import db
 from hub.events.feed import LoggedChange
@@ -78,6 +79,7 @@ class Courier:
         self.schedule = RetrySchedule.from_settings(settings)
         self.policy = EndpointPolicy.from_settings(settings)
         self.zone = ZoneInfo(settings["TIMEZONE"])
+        self.calendar = work_calendar(app)
         self.actor = Actor(f"dispatcher:{leases.owner}")
 
     def next_batch(self, subscription_id: int) -> Batch | None:
@@ -103,7 +105,7 @@ class Courier:
         return Batch(subscription, rendered, page.next_after)
 
     def _render(self, version: LoggedChange, view: ReaderView, today: Any) -> Rendered:
-        event = cloud_event(version, view, self.app.config, today)
+        event = cloud_event(version, view, self.app.config, today, self.calendar)
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         assert version.sequence is not None, "only numbered versions are read"
         disclosed = view.take_disclosure()

@@ -85,8 +85,9 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name="hub-dispatcher", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop claiming, let deliveries in flight finish, and give back the leases held."""
+    def stop(self, timeout: float = 15.0, *, wait_for_deliveries: bool = True) -> None:
+        """Stop claiming, let deliveries in flight finish (unless told not to wait), and give
+        back the leases held."""
         self._stop.set()
         self._wake.set()
         notify.notifier(self.app).signal.remove_listener(self._wake.set)
@@ -94,7 +95,7 @@ class Dispatcher:
             self._thread.join(timeout)
         else:
             self._listen(False)  # rounds were run by the caller (run_once): its hold, if any
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=wait_for_deliveries, cancel_futures=True)
         with self.app.app_context():
             self.leases.release_all()
         self.sender.close()

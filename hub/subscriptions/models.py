@@ -42,10 +42,11 @@ class Subscription(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     cursor: Mapped[int] = mapped_column(BigInteger)
     endpoint_url: Mapped[str | None] = mapped_column(Text)
-    # The signing secret has to be usable to sign, so it is stored as is; the previous one
-    # still signs (beside the new) until ``previous_secret_until`` after a rotation.
-    secret: Mapped[str | None] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # The signing secret has to be usable to sign, so it is stored encrypted with a key
+    # derived from SECRET_KEY (hub.subscriptions.secrets); the previous one still signs
+    # (beside the new) until ``previous_secret_until`` after a rotation.
+    secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_until: Mapped[datetime | None]
     # failed attempts at the event after ``cursor``, and when the next one is due
     attempts: Mapped[int] = mapped_column(default=0)
@@ -68,7 +69,8 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(BigInteger)
-    event_id: Mapped[str] = mapped_column(String(300))
+    # a key in Chinese is percent-encoded in the id: up to nine characters each
+    event_id: Mapped[str] = mapped_column(Text)
     attempt: Mapped[int]
     at: Mapped[datetime]
     # delivered, failed (retried later), gone (the endpoint answered 410) or exhausted

@@ -156,7 +156,7 @@ def replay_subscription(body: dict[str, Any], subscription_id: int) -> dict[str,
 @blp.route(f"{ONE}/rotate-secret", methods=["POST"])
 @audited(service.ROTATE_SECRET, TARGET)
 @require_scope("subscriptions")
-@blp.arguments(RotateSecretInSchema)
+@blp.arguments(RotateSecretInSchema, required=False)
 @blp.response(200, SecretSchema)
 def rotate_secret(
     body: dict[str, Any], subscription_id: int

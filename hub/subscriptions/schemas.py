@@ -3,15 +3,18 @@ its pulled events and its attempt log."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from hub.core.openapi import from_settings, schema_keywords
 from hub.core.wire import PageQuerySchema, UtcDateTime
-from hub.events.schemas import FeedPageSchema, within_feed_page
+from hub.events.schemas import FeedPageSchema, feed_page_size
 from hub.subscriptions.models import Subscription
 from hub.subscriptions.service import lag
+from schemas import registry
 from schemas.base import UNSTORABLE_TEXT
 from schemas.project import CATEGORIES
 
@@ -30,7 +33,7 @@ class FilterSchema(ma.Schema):
 
     project_code = fields.String(validate=[validate.Length(1, 24), _storable])
     admin_division = fields.String(
-        validate=validate.Regexp(r"^\d{6}\Z", error="Must be a 6-digit division code."),
+        validate=validate.Regexp(r"^[0-9]{6}\Z", error="Must be a 6-digit division code."),
         metadata={"description": "The project's administrative division."},
     )
     category = fields.String(
@@ -38,25 +41,38 @@ class FilterSchema(ma.Schema):
     )
 
 
+def _endpoint_pattern(settings: Mapping[str, Any]) -> str:
+    """The schemes the hub delivers to, as the document states them."""
+    return "^https?://" if settings["WEBHOOK_ALLOW_HTTP"] else "^https://"
+
+
 class SubscriptionInSchema(ma.Schema):
     """A new subscription: a webhook with ``endpoint_url``, else a pull subscription."""
 
     types = fields.List(
-        fields.String(validate=[validate.Length(1, 64), _storable]),
+        fields.String(
+            validate=[validate.Length(1, 64), _storable], metadata={"enum": sorted(registry())}
+        ),
         required=True,
         validate=validate.Length(1, MAX_TYPES),
     )
     filter = fields.Nested(FilterSchema, load_default=dict)
     endpoint_url = fields.String(
         validate=[validate.Length(1, MAX_URL), _storable],
-        metadata={"description": "https URL to deliver to; leave out for a pull subscription."},
+        metadata={
+            "description": "The https URL to deliver to (http too when the hub allows it: "
+            "WEBHOOK_ALLOW_HTTP), without credentials, whose name resolves only to public "
+            "addresses (or WEBHOOK_ALLOWED_NETWORKS); leave out for a pull subscription.",
+            **from_settings(pattern=_endpoint_pattern),
+        },
     )
 
 
+@schema_keywords(oneOf=[{"required": ["after"]}, {"required": ["since"]}])
 class ReplayInSchema(ma.Schema):
     """Where to deliver from again: after a sequence, or since a time."""
 
-    after = fields.Integer(validate=validate.Range(min=0))
+    after = fields.Integer(strict=True, validate=validate.Range(min=0))
     since = UtcDateTime(metadata={"description": "ISO 8601 with offset."})
 
     @ma.validates_schema
@@ -69,6 +85,7 @@ class RotateSecretInSchema(ma.Schema):
     """How long the old secret keeps signing beside the new one."""
 
     grace_seconds = fields.Integer(
+        strict=True,
         validate=validate.Range(min=0, max=30 * 24 * 3600),
         metadata={"description": "Default WEBHOOK_SECRET_GRACE."},
     )
@@ -77,13 +94,18 @@ class RotateSecretInSchema(ma.Schema):
 class AckInSchema(ma.Schema):
     """Every event up to ``sequence`` was handled."""
 
-    sequence = fields.Integer(required=True, validate=validate.Range(min=0))
+    sequence = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "An event's sequence number: a JSON integer."},
+    )
 
 
 class PullQuerySchema(ma.Schema):
     """How many events to take and how long to wait for one."""
 
-    limit = fields.Integer(load_default=100, validate=[validate.Range(min=1), within_feed_page])
+    limit = feed_page_size()
     wait = fields.Float(
         load_default=0,
         validate=validate.Range(min=0, max=60),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.audit.entries import Actor, Entry, record
 from hub.auth.identity import Identity
 from hub.core.db import rowcount, utcnow
+from hub.core.encryption import SecretBox, secret_box
 from hub.core.errors import Conflict, NotFound, Unprocessable
 from hub.core.pagination import MAX_ID, newest_first
 from hub.events import feed, log
@@ -96,7 +97,7 @@ def create(
         status="active",
         cursor=log.head_sequence(session),
         endpoint_url=endpoint_url,
-        secret=secret,
+        secret=secret_box().seal(secret) if secret is not None else None,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -222,7 +223,7 @@ def rotate_secret(
     subscription.previous_secret_until = (
         utcnow() + timedelta(seconds=grace_seconds) if grace_seconds else None
     )
-    subscription.secret = secret
+    subscription.secret = secret_box().seal(secret)
     _touch(subscription)
     _record(session, actor, ROTATE_SECRET, subscription, {"grace_seconds": grace_seconds})
     return secret
@@ -231,11 +232,40 @@ def rotate_secret(
 def signing_secrets(subscription: Subscription, now: datetime) -> list[str]:
     """The secrets a delivery is signed with now: the current one, and the previous during
     its grace period."""
-    found = [subscription.secret] if subscription.secret else []
+    box = secret_box()
+    found = [_opened(box, subscription.secret)] if subscription.secret else []
     until = subscription.previous_secret_until
     if subscription.previous_secret and until is not None and now < until:
-        found.append(subscription.previous_secret)
+        found.append(_opened(box, subscription.previous_secret))
     return found
+
+
+def _opened(box: SecretBox, stored: str) -> str:
+    # a secret stored before secrets were encrypted at rest: `hub init` encrypts it
+    return stored if stored.startswith(webhooks.SECRET_PREFIX) else box.open(stored)
+
+
+def encrypt_stored_secrets(session: Session) -> int:
+    """Encrypt, under the current SECRET_KEY, every signing secret stored in the clear or
+    under a previous key (``hub init`` does it after a rotation); how many were rewritten."""
+    box = secret_box()
+    rewritten = 0
+    webhooks_with_secrets = select(Subscription).where(Subscription.secret.is_not(None))
+    for subscription in session.scalars(webhooks_with_secrets.with_for_update()):
+        for column in ("secret", "previous_secret"):
+            stored = getattr(subscription, column)
+            if stored is None:
+                continue
+            sealed = (
+                box.seal(stored)
+                if stored.startswith(webhooks.SECRET_PREFIX)
+                else box.reseal(stored)
+            )
+            if sealed != stored:
+                setattr(subscription, column, sealed)
+                rewritten += 1
+    session.flush()
+    return rewritten
 
 
 def event_filter(subscription: Subscription) -> EventFilter:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Literal
 
 from schemas.workdays import WorkCalendar
@@ -83,11 +84,25 @@ ITEM_STATUSES = {
 }
 
 
+@lru_cache(maxsize=4096, typed=True)
 def _exact(value: Any) -> Fraction:
-    """A stored number or a setting as an exact fraction (a float by its shortest repr)."""
+    """A stored number or a setting as an exact fraction (a float by its shortest repr).
+
+    Cached: thresholds and the round amounts of plans recur in every project judged.
+    """
     if value is None or isinstance(value, bool):
         return Fraction(0)
     return Fraction(Decimal(str(value)))
+
+
+def _exact_sum(values: Iterable[Any]) -> Fraction:
+    """The exact sum of stored numbers: added as decimals (exact at their few places), made a
+    fraction once."""
+    total = sum(
+        (Decimal(str(v)) for v in values if v is not None and not isinstance(v, bool)),
+        Decimal(0),
+    )
+    return Fraction(total)
 
 
 @dataclass(frozen=True)
@@ -332,7 +347,6 @@ def _permit_overdue(
     calendar: WorkCalendar,
     unknown_years: set[int] | None,
 ) -> Iterable[Signal]:
-    factor = _number(thresholds.permit_red_factor)
     for permit in permits:
         if permit.get("status") not in PENDING_PERMIT_STATUSES:
             continue
@@ -351,6 +365,7 @@ def _permit_overdue(
             f"{clock.deadline.isoformat()}; {clock.used} used, still pending"
         )
         if clock.red:
+            factor = _number(thresholds.permit_red_factor)
             message += f"，超过法定时限的 {factor} 倍（{clock.red_limit} 个工作日）"
             message_en += f"; past {factor}× the limit ({clock.red_limit} working days)"
         yield Signal(
@@ -416,6 +431,28 @@ def _investment_behind(
     if thresholds.investment_share_basis == "report_period":
         measured_at = min(period_end(period), as_of)
     share = year_share(measured_at)
+    # decided first, worded only when a signal is due: most projects are not behind
+    severity: Severity
+    if thresholds.investment_rule == "points":
+        behind = share - rate
+        yellow = _exact(thresholds.investment_yellow_points) / 100
+        red = _exact(thresholds.investment_red_points) / 100
+        if behind > red:
+            severity = "red"
+        elif behind >= yellow:
+            severity = "yellow"
+        else:
+            return
+    else:
+        ratio = rate / share
+        yellow = _exact(thresholds.investment_yellow_ratio)
+        red = _exact(thresholds.investment_red_ratio)
+        if ratio < red:
+            severity = "red"
+        elif ratio < yellow:
+            severity = "yellow"
+        else:
+            return
     stated = f"{period} 报告本年完成投资 {_pct(rate)}，序时进度 {_pct(share)}"
     stated_en = (
         f"the {period} report shows {_pct(rate)} of this year's plan invested, "
@@ -429,40 +466,24 @@ def _investment_behind(
         "rule": thresholds.investment_rule,
     }
     if thresholds.investment_rule == "points":
-        behind = share - rate
-        yellow = _exact(thresholds.investment_yellow_points) / 100
-        red = _exact(thresholds.investment_red_points) / 100
         details.update(
             points_behind=_percent(behind),
             yellow_points=thresholds.investment_yellow_points,
             red_points=thresholds.investment_red_points,
         )
         points = _pct(behind, sign="")
-        if behind > red:
-            severity: Severity = "red"
+        if severity == "red":
             reason = f"落后 {points} 个百分点，超过 {_pct(red, sign='')} 个百分点"
             reason_en = f"{points} points behind, more than {_pct(red, sign='')}"
-        elif behind >= yellow:
-            severity = "yellow"
+        else:
             reason = f"落后 {points} 个百分点，达到 {_pct(yellow, sign='')} 个百分点"
             reason_en = f"{points} points behind, {_pct(yellow, sign='')} or more"
-        else:
-            return
     else:
-        ratio = rate / share
-        yellow = _exact(thresholds.investment_yellow_ratio)
-        red = _exact(thresholds.investment_red_ratio)
         details.update(
             share_of_time_share=_percent(ratio),
             yellow_ratio=thresholds.investment_yellow_ratio,
             red_ratio=thresholds.investment_red_ratio,
         )
-        if ratio < red:
-            severity = "red"
-        elif ratio < yellow:
-            severity = "yellow"
-        else:
-            return
         limit = red if severity == "red" else yellow
         reason = f"为序时进度的 {_pct(ratio)}，低于 {_pct(limit)}"
         reason_en = f"{_pct(ratio)} of the time share, below {_pct(limit)}"
@@ -563,13 +584,8 @@ def _funding_short(
     plan = _exact(report.get("annual_plan"))
     if plan <= 0:
         return
-    allocated = sum(
-        (
-            _exact(line.get("allocated"))
-            for line in funding
-            if line.get("fiscal_year") == as_of.year
-        ),
-        Fraction(0),
+    allocated = _exact_sum(
+        line.get("allocated") for line in funding if line.get("fiscal_year") == as_of.year
     )
     ratio = _exact(thresholds.funding_short_ratio)
     if allocated >= ratio * plan:

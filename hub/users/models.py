@@ -32,4 +32,6 @@ class User(Base):
     oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_signed_in_at: Mapped[datetime | None]
+    # console sessions that began before this moment are over (signed out, disabled, reset)
+    sessions_valid_after: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]

@@ -11,7 +11,6 @@ from hub.auth.guard import audited, require_scope
 from hub.auth.identity import current_identity
 from hub.core.extensions import db
 from hub.users import service
-from hub.users.models import User
 from hub.users.schemas import (
     InviteSchema,
     PasswordResetSchema,
@@ -21,6 +20,7 @@ from hub.users.schemas import (
     UserListSchema,
     UserOutSchema,
     UserPatchSchema,
+    user_out,
 )
 
 blp = Blueprint(
@@ -53,7 +53,7 @@ def create_user(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
         display_name=body.get("display_name", ""),
         password=body.get("password"),
     )
-    return {**UserOutSchema().dump(user), "invite_link": _link(token)}, 201, NO_STORE
+    return {**user_out(user), "invite_link": _link(token)}, 201, NO_STORE
 
 
 @blp.route("", methods=["GET"])
@@ -62,15 +62,15 @@ def create_user(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 @blp.response(200, UserListSchema)
 def list_users(department: str | None = None) -> dict[str, Any]:
     """Console users by username; ``?department=`` narrows to one department."""
-    return {"items": service.list_users(db.session, department)}
+    return {"items": [user_out(user) for user in service.list_users(db.session, department)]}
 
 
 @blp.route(ONE, methods=["GET"])
 @require_scope("admin")
 @blp.response(200, UserOutSchema)
-def get_user(username: str) -> User:
+def get_user(username: str) -> dict[str, Any]:
     """One console user."""
-    return service.get_user(db.session, username)
+    return user_out(service.get_user(db.session, username))
 
 
 @blp.route(ONE, methods=["PATCH"])
@@ -78,9 +78,9 @@ def get_user(username: str) -> User:
 @require_scope("admin")
 @blp.arguments(UserPatchSchema)
 @blp.response(200, UserOutSchema)
-def update_user(body: dict[str, Any], username: str) -> User:
+def update_user(body: dict[str, Any], username: str) -> dict[str, Any]:
     """Rename, move, change the role of, disable or re-enable a user."""
-    return service.update_user(
+    user = service.update_user(
         db.session,
         current_identity().actor,
         username,
@@ -89,12 +89,13 @@ def update_user(body: dict[str, Any], username: str) -> User:
         role=body.get("role"),
         disabled=body.get("disabled"),
     )
+    return user_out(user)
 
 
 @blp.route(f"{ONE}/reset-password", methods=["POST"])
 @audited(service.RESET_PASSWORD, TARGET)
 @require_scope("admin")
-@blp.arguments(PasswordResetSchema)
+@blp.arguments(PasswordResetSchema, required=False)
 @blp.response(200, InviteSchema, description="With the invitation link: shown only here.")
 def reset_password(
     body: dict[str, Any], username: str

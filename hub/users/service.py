@@ -43,8 +43,11 @@ ROLE_SCOPES: Mapping[str, frozenset[str]] = {
     "officer": _READ | {"records:write", "grants", "subscriptions"},
     "viewer": _READ,
 }
-USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}\Z")
-USERNAME_RULE = "2-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit."
+# an e-mail address will do: single sign-on providers often name people by theirs
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}\Z")
+USERNAME_RULE = (
+    "2-64 lower-case letters, digits, '.', '_', '@' or '-', starting with a letter or digit."
+)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 INVITE_TTL = timedelta(hours=24)
@@ -200,6 +203,8 @@ def update_user(
         user.role = changes["role"] = role
     if disabled is not None and disabled != (user.disabled_at is not None):
         user.disabled_at = utcnow() if disabled else None
+        if disabled:
+            user.sessions_valid_after = user.disabled_at
         changes["disabled"] = disabled
     session.flush()
     record(session, Entry(actor, UPDATE, f"user/{username}", changes), 200)
@@ -216,6 +221,7 @@ def reset_password(
     """Set a user's password, or (without one) clear it and issue an invitation to set a new
     one; return the invitation's token, if any."""
     user = get_user(session, username, lock=True)
+    user.sessions_valid_after = utcnow()  # whoever knew the old password is signed out
     token = None
     if password is not None:
         _check_password(password)
@@ -272,6 +278,18 @@ def authenticate(
     return user
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """End every console session ``user`` has (signing out ends copies of the cookie too)."""
+    user.sessions_valid_after = utcnow()
+    session.flush()
+
+
+def session_is_current(user: User, began: float) -> bool:
+    """Whether a session that began at ``began`` (a Unix time) has not been ended since."""
+    ended = user.sessions_valid_after
+    return ended is None or began >= ended.timestamp()
+
+
 def usable(session: Session, user: User) -> bool:
     """Whether ``user`` may act now: enabled, in an enabled department."""
     department = session.get(Department, user.department_id)
@@ -308,6 +326,9 @@ def user_from_claims(
     first sign-in, and given the department and role the provider says, every time."""
     _check_role(role)
     _check_department(session, department_id)
+    if not USERNAME_PATTERN.match(username):
+        raise Unprocessable("Invalid username.", errors={"username": [USERNAME_RULE]})
+    actor = Actor(f"user:{username}", department_id)
     user = session.scalar(select(User).where(User.oidc_subject == subject))
     if user is None:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -323,8 +344,21 @@ def user_from_claims(
             password_hash=None,
         )
         session.add(user)
-    else:
-        user.department_id, user.role = department_id, role
-        user.display_name = name or user.display_name
+        session.flush()
+        details = {"department": department_id, "role": role, "single_sign_on": True}
+        record(session, Entry(actor, CREATE, f"user/{username}", details), 201)
+        return user
+    changes = {
+        name_: value
+        for name_, value, before in (
+            ("department", department_id, user.department_id),
+            ("role", role, user.role),
+        )
+        if value != before
+    }
+    user.department_id, user.role = department_id, role
+    user.display_name = name or user.display_name
     session.flush()
+    if changes:  # the provider says so now: recorded like an administrator's change
+        record(session, Entry(actor, UPDATE, f"user/{user.username}", changes), 200)
     return user

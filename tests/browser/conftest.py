@@ -7,18 +7,28 @@ tests use the distribution's Chromium (`apt-get install chromium`), found by
 
 Screenshots go to ``<basetemp>/screenshots/`` (pytest keeps the last three base temporary
 folders; the newest is ``/tmp/pytest-of-$USER/pytest-current``), one folder for all xdist workers.
+
+The console's journeys (``test_console_journeys``) use the suite's ``app`` on a fresh database,
+served on loopback by ``console`` (see ``console_server``), with people made by ``make_user``
+and passwords hashed at the cheapest argon2 cost, so that signing in stays fast.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Page
+
+from hub.core.extensions import db
+from hub.users import service as users
+from tests.browser.console_server import PASSWORD, Console, PageWatch, serve_console
+from tests.factories import OPERATOR
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -108,6 +118,47 @@ def save_screenshot(
         return path
 
     return save
+
+
+@pytest.fixture
+def settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Cheap password hashes (the suite's settings otherwise)."""
+    return {**settings, "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024}
+
+
+@pytest.fixture
+def make_user(app: Flask, departments: dict[str, list[str]]) -> Callable[..., str]:
+    """Create a console user (the standard departments exist): ``make_user("lin", "land",
+    "officer")``; returns the username. Its password is ``console_server.PASSWORD``."""
+
+    def make(username: str, department: str, role: str, **options: Any) -> str:
+        with app.app_context(), db.unit_of_work() as session:
+            users.add_user(
+                session,
+                OPERATOR,
+                username,
+                department,
+                role,
+                app.config,
+                password=options.pop("password", PASSWORD),
+                **options,
+            )
+        return username
+
+    return make
+
+
+@pytest.fixture
+def console(app: Flask) -> Iterator[Console]:
+    """The test's hub served over HTTP on loopback, for the browser."""
+    with serve_console(app) as served:
+        yield served
+
+
+@pytest.fixture
+def watch(page: Page) -> PageWatch:
+    """A watch on ``page``: CSP violations, uncaught errors and dialogs (see PageWatch)."""
+    return PageWatch().attach(page)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

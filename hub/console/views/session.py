@@ -75,10 +75,23 @@ def _record_refused(username: str) -> None:
 
 @blp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
-    """End the session."""
+    """End the session, and every copy of its cookie."""
+    user = signin.current_user()
+    if user is not None:
+        users.end_sessions(db.session, user)
     signin.sign_out()
     flash(_("You have signed out."), "success")
     return redirect(url_for("console.sign_in"))
+
+
+def _set_password_page(username: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_page(
+        "console/set_password.html",
+        status,
+        username=username,
+        min_length=users.MIN_PASSWORD_LENGTH,
+        **context,
+    )
 
 
 @blp.route("/set-password/<token>", methods=["GET", "POST"])
@@ -86,20 +99,31 @@ def set_password(token: str) -> Page:
     """Set a password with the one-time link an administrator handed out."""
     user = users.invited_user(db.session, token)
     if request.method == "GET":
-        return render_page("console/set_password.html", username=user.username)
+        return _set_password_page(user.username)
     password = request.form.get("password", "")
+    if not password:
+        return _set_password_page(
+            user.username, 422, errors={"password": [_("Enter a new password.")]}
+        )
     if password != request.form.get("confirm", ""):
         errors = {"confirm": [_("The two passwords differ.")]}
-        return render_page("console/set_password.html", 422, username=user.username, errors=errors)
+        return _set_password_page(user.username, 422, errors=errors)
     try:
         users.accept_invitation(
             db.session, token, password, current_app.config, request.remote_addr or ""
         )
     except Unprocessable:
-        errors = {"password": [_("Use at least %(n)s characters.", n=users.MIN_PASSWORD_LENGTH)]}
-        return render_page("console/set_password.html", 422, username=user.username, errors=errors)
-    flash(_("Your password is set. Sign in with it now."), "success")
-    return redirect(url_for("console.sign_in"))
+        message = _(
+            "Use %(low)s to %(high)s characters.",
+            low=users.MIN_PASSWORD_LENGTH,
+            high=users.MAX_PASSWORD_LENGTH,
+        )
+        return _set_password_page(user.username, 422, errors={"password": [message]})
+    # the link was the person's proof: they are signed in with the password they chose
+    users.signed_in(db.session, user, request.remote_addr)
+    signin.start_session(user)
+    flash(_("Your password is set, and you are signed in."), "success")
+    return redirect(url_for("console.home"))
 
 
 @blp.route("/language", methods=["POST"])
