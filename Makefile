@@ -31,15 +31,16 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 translations: | $(VENV)/.run-installed
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-location=file \
 		--sort-output -o hub/console/translations/messages.pot .
-	$(BIN)/pybabel update -i hub/console/translations/messages.pot -d hub/console/translations
+	$(BIN)/pybabel update -i hub/console/translations/messages.pot -d hub/console/translations --ignore-obsolete
 
 # The simulated land, finance and permitting systems and their connectors run beside the hub
 # (hub-connector demo), so the demo hub fills itself; they stop with it.
 run: $(VENV)/.run-installed $(CATALOGUES)
-	$(BIN)/hub init --demo
-	HUB_CONNECTOR_HUB_URL=http://$(HOST):$(PORT) $(BIN)/hub-connector demo & \
+	export HUB_PUBLIC_URL=$${HUB_PUBLIC_URL:-http://$(HOST):$(PORT)}; \
+	$(BIN)/hub init --demo && \
+	{ HUB_CONNECTOR_HUB_URL=http://$(HOST):$(PORT) $(BIN)/hub-connector demo & \
 	trap 'kill $$! 2>/dev/null' EXIT; \
-	$(BIN)/hub serve --host $(HOST) --port $(PORT)
+	$(BIN)/hub serve --host $(HOST) --port $(PORT); }
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check $(CHECKED)
@@ -58,6 +59,9 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.supervision
+	$(BIN)/python -m bench.growth
+	$(BIN)/python -m bench.scaleout
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache $(CATALOGUES)

@@ -1,34 +1,40 @@
 """What growth costs: the hub measured on a small city and on a large city's years, in one run.
 
-A PostgreSQL schema made for the run (dropped after it) is filled straight into its tables with
-``COPY``, not through the API: projects and their linked records of every type (the bodies
+PostgreSQL schemas made for the run (dropped after it) are filled straight into their tables
+with ``COPY``, not through the API: projects and their linked records of every type (the bodies
 bench/supervision.py writes, a few hundred bytes each, validated by sample), each record with
 1 to 9 versions (5 on average), every version numbered in the change log, interleaved over the
-last ``--years`` years; a year of audit entries, sealed into the hash chain in order (so
-``hub audit verify`` passes); and ``--subscriptions`` subscriptions made through the API (a
-quarter of them webhooks to a receiver on loopback, following types the measures do not
-publish, so the dispatchers look at every change without delivering).
+last ``--years`` years; a year of audit entries (``--audit-per-record`` a record), sealed into
+the hash chain in order with the hub's own ``entry_hash`` (so ``hub audit verify`` passes); and
+``--subscriptions`` subscriptions made through the API, ``--webhooks`` of them webhooks to a
+receiver on loopback following types the measures do not publish (so the dispatchers look at
+every change and deliver nothing), the rest pull subscriptions.
 
-The run fills ``--small`` records (10k), serves the hub with ``hub serve`` and measures; then
-stops it, grows the same database to ``--size`` records (100k by default, ``full`` = 1,000,000),
-serves it again and measures the same things. Statistics are fresh at both sizes (``VACUUM
-ANALYZE`` after each fill, as autovacuum and the hub's housekeeping keep them on a live hub).
+1. Fill ``--small`` records (10k), serve the hub (``hub serve``, its dispatcher in each worker)
+   and measure it: the "small, alone" column.
+2. Stop it and grow the same database to ``--size`` records (100k by default; ``full`` is
+   1,000,000, 2,000 projects, ~5,000,000 versions). Fill a twin of the small database.
+3. Serve the grown one and the twin side by side and measure them in alternation, round by
+   round, so that the drift of a shared machine's load hits both alike: the ratio full/small is
+   the median of the rounds' ratios.
 
-Measured from ``--clients`` client processes over keep-alive connections, in ``--rounds``
-rounds that alternate between the measures (figures: requests or records per second):
+Statistics are fresh after each fill (``VACUUM ANALYZE``, as autovacuum and the hub's
+housekeeping keep them on a live hub). Measured from ``--clients`` client processes over
+keep-alive connections (figures: records or requests per second):
 
 - writes: single-record PUTs of new records, PUTs that change existing records, batches;
 - reads: GET one record (any type), a list page filtered by project (``project_code``), a
   project's dossier, a feed page from an old cursor (near the oldest event kept), the feed
   page at the head (the last 10 events), a feed page filtered by project from an old cursor;
-- ``hub events compact`` and ``hub audit verify`` (seconds; verify also as entries per second,
-  as it walks the whole chain), beside the time of a CLI command that does nothing much.
+- ``hub events compact`` and ``hub audit verify`` (seconds; verify also as entries per second
+  less the time a CLI command takes to start, as it walks the whole chain).
 
-The ratio full/small is the number that matters: at least 0.8 for every rate (no time may grow
-with the table). At the full size it then prints, unless ``--no-explain``, the plans
-(``EXPLAIN ANALYZE, BUFFERS``, by auto_explain) of every statement the hot requests run: the
-hub's own code, in this process, against the same database, each request repeated so that the
-plans shown are the ones PostgreSQL settles on for prepared statements.
+Target: every rate at the full size at least 0.8 of its rate at the small size; no time growing
+with the table. At the full size it then prints, unless ``--no-explain``, the plans (``EXPLAIN
+ANALYZE, BUFFERS``, by auto_explain) of every statement the hot requests and the two commands
+run: the hub's own code, in this process, on the grown database, each request repeated so that
+the plans shown are the ones PostgreSQL settles on for prepared statements; and lists the
+statements that scan a big table or read many rows or pages.
 
     .venv/bin/python -m bench.growth [--size 100k|full|N] [--small 10k] [--rounds 3]
 """
@@ -42,8 +48,8 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +65,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench import hubs
 from bench.publish import (
@@ -68,7 +75,6 @@ from bench.publish import (
     hub_env,
     measure,
     request_json,
-    run_cli,
     token,
 )
 from bench.receiver import Receiver
@@ -199,6 +205,12 @@ def copy_line(values: tuple[Any, ...]) -> str:
     return "\t".join(_text(value) for value in values) + "\n"
 
 
+def _json(value: Any) -> str:
+    """``value`` as JSON in a COPY text field (orjson escapes every control character, so
+    only the backslashes need doubling)."""
+    return orjson.dumps(value).decode().replace("\\", "\\\\")
+
+
 VERSION_COLUMNS = (
     "id, record_id, record_type, record_key, project_code, version, operation, data, "
     "changed_fields, deleted, published_by, key_id, created_at, sequence"
@@ -230,7 +242,7 @@ class Filler:
         self.span = timedelta(days=365 * years)
         self.audit_per_record = audit_per_record
         self.projects = 0  # filled so far
-        self.validated: set[tuple[str, int]] = set()
+        self.validated: set[tuple[int, int]] = set()  # (layout slot, version)
 
     def grow(self, projects: int) -> FillReport:
         """Add projects ``self.projects .. projects - 1`` with their records, versions, events
@@ -250,10 +262,11 @@ class Filler:
             version_base = _one(cursor, "SELECT coalesce(max(id), 0) FROM record_versions")
             audit_base = _one(cursor, "SELECT coalesce(max(id), 0) FROM audit_log")
             records = count * self.city.per_project
-            with cursor.copy(f"COPY record_versions ({VERSION_COLUMNS}) FROM STDIN") as copy:
-                events = self._versions(copy, first, count, record_base, version_base, head)
+            events = self._events(first, count)
             with cursor.copy(f"COPY records ({RECORD_COLUMNS}) FROM STDIN") as copy:
                 self._records(copy, first, count, record_base, events)
+            with cursor.copy(f"COPY record_versions ({VERSION_COLUMNS}) FROM STDIN") as copy:
+                self._versions(copy, first, count, record_base, version_base, head, events)
             audit = int(records * self.audit_per_record)
             with cursor.copy(f"COPY audit_log ({AUDIT_COLUMNS}) FROM STDIN") as copy:
                 seq, prev_hash = self._audit(copy, first, count, audit_base, audit, seq, prev_hash)
@@ -278,6 +291,22 @@ class Filler:
 
     # -- versions: the change log -------------------------------------------------------------
 
+    def _events(self, first: int, count: int) -> Events:
+        """Where each new record's versions fall in the log: versions are written in rounds,
+        every record's first version, then the second of those that have one, and so on, so
+        that a record's versions are spread over the years rather than side by side."""
+        per = self.city.per_project
+        records = count * per
+        counts = bytes(versions_of(first * per + n) for n in range(records))
+        last = array("q", bytes(8 * records))
+        number = 0
+        for round_ in range(MAX_VERSIONS):
+            for local, versions in enumerate(counts):
+                if versions > round_:
+                    last[local] = number
+                    number += 1
+        return Events(number, last, self._moment(number))
+
     def _versions(
         self,
         copy: Any,
@@ -286,15 +315,12 @@ class Filler:
         record_base: int,
         version_base: int,
         head: int,
-    ) -> Events:
-        """Write every version of the new records, in rounds: every record's first version,
-        then the second of those that have one, and so on, so that a record's versions are
-        spread over the years rather than side by side in the log."""
+        events: Events,
+    ) -> None:
+        """Write every version of the new records, in the order :meth:`_events` gave them."""
         city = self.city
         per = city.per_project
         records = count * per
-        total = sum(versions_of(first * per + n) for n in range(records))
-        events = Events(total, array("q", bytes(8 * records)), self._moment(total))
         buffer = io.StringIO()
         number = 0
         for round_ in range(MAX_VERSIONS):
@@ -311,35 +337,18 @@ class Filler:
                     operation, changed = "created", sorted(data)
                 else:
                     operation, changed = "updated", [REVISED_FIELD[type_name]]
-                moment = events.moment(number)
                 buffer.write(
-                    copy_line(
-                        (
-                            version_base + number + 1,
-                            record_base + local + 1,
-                            type_name,
-                            key,
-                            code,
-                            version,
-                            operation,
-                            orjson.dumps(data).decode(),
-                            json.dumps(changed),
-                            False,
-                            OWNERS[type_name],
-                            "bench",
-                            moment,
-                            head + number + 1,
-                        )
-                    )
+                    f"{version_base + number + 1}\t{record_base + local + 1}\t{type_name}\t"
+                    f"{key}\t{code}\t{version}\t{operation}\t{_json(data)}\t{_json(changed)}\t"
+                    f"f\t{OWNERS[type_name]}\tbench\t{events.moment(number).isoformat()}\t"
+                    f"{head + number + 1}\n"
                 )
-                events.last_event[local] = number
                 number += 1
                 if buffer.tell() >= CHUNK:
                     copy.write(buffer.getvalue())
                     buffer = io.StringIO()
         copy.write(buffer.getvalue())
-        assert number == total
-        return events
+        assert number == events.total
 
     def _moment(self, total: int) -> Callable[[int], datetime]:
         start = datetime.now(UTC) - self.span
@@ -365,21 +374,11 @@ class Filler:
             type_name, key, code, base = city.record(project, slot)
             versions = versions_of(record)
             data = revised(type_name, base, versions)
+            created = events.moment(local).isoformat()
+            updated = events.moment(events.last_event[local]).isoformat()
             buffer.write(
-                copy_line(
-                    (
-                        record_base + local + 1,
-                        type_name,
-                        key,
-                        code,
-                        versions,
-                        orjson.dumps(data).decode(),
-                        OWNERS[type_name],
-                        events.moment(local),
-                        events.moment(events.last_event[local]),
-                        False,
-                    )
-                )
+                f"{record_base + local + 1}\t{type_name}\t{key}\t{code}\t{versions}\t"
+                f"{_json(data)}\t{OWNERS[type_name]}\t{created}\t{updated}\tf\n"
             )
             if buffer.tell() >= CHUNK:
                 copy.write(buffer.getvalue())
@@ -405,12 +404,15 @@ class Filler:
         step = timedelta(days=365) / max(total, 1)
         departments = sorted(DEPARTMENTS)
         rng = random.Random(first)
+        # the records entries name: a few thousand of the new ones (making a key costs more
+        # than the rest of an entry)
+        pool = [
+            city.record(*divmod(first * per + rng.randrange(count * per), per))[:2]
+            for _ in range(min(5000, count * per))
+        ]
         buffer = io.StringIO()
         for n in range(total):
-            record = first * per + rng.randrange(count * per)
-            project, slot = divmod(record, per)
-            type_name, _ = city.layout[slot]
-            key = city.record(project, slot)[1]
+            type_name, key = pool[rng.randrange(len(pool))]
             owner = OWNERS[type_name]
             kind = n % 20
             if kind < 16:
@@ -422,8 +424,12 @@ class Filler:
                 }
             elif kind < 18:
                 action, target, outcome = "record.batch", type_name, 200
-                details = {"method": "POST", "path": f"/api/v1/records/{type_name}/batch",
-                           "created": 40, "updated": 160}  # fmt: skip
+                details = {
+                    "method": "POST",
+                    "path": f"/api/v1/records/{type_name}/batch",
+                    "created": 40,
+                    "updated": 160,
+                }
             elif kind < 19:
                 owner = departments[n % len(departments)]
                 action, target, outcome = "events.read", "events", 200
@@ -500,6 +506,7 @@ class Keys:
     """The access keys the bench uses: one per publishing department, and a reader's."""
 
     by_department: dict[str, str]
+    started: bool = False  # served once (its project and subscriptions made)
 
     def headers(self, port: int, department: str) -> dict[str, str]:
         return token(port, self.by_department[department])
@@ -507,31 +514,50 @@ class Keys:
 
 def set_up(env: dict[str, str]) -> Keys:
     """Migrate, and add the departments (a reader among them) and their keys."""
-    run_cli(env, "init")
+    hubs.cli(env, "init")
     keys = {}
     for department, types in DEPARTMENTS.items():
         publishes = [arg for type_name in types for arg in ("--publishes", type_name)]
-        run_cli(env, "departments", "add", department, "--name", department, *publishes)
-        keys[department] = run_cli(
+        hubs.quick_cli(env, "departments", "add", department, "--name", department, *publishes)
+        keys[department] = hubs.quick_cli(
             env, "keys", "create", "--department", department, "--scope", "records:write"
         )
-    run_cli(env, "departments", "add", READER, "--name", "Watcher")
-    keys[READER] = run_cli(
-        env, "keys", "create", "--department", READER,
-        "--scope", "records:read", "--scope", "events:read", "--scope", "subscriptions",
-    )  # fmt: skip
+    hubs.quick_cli(env, "departments", "add", READER, "--name", "Watcher")
+    keys[READER] = hubs.quick_cli(
+        env,
+        "keys",
+        "create",
+        "--department",
+        READER,
+        "--scope",
+        "records:read",
+        "--scope",
+        "events:read",
+        "--scope",
+        "subscriptions",
+    )
     return Keys(keys)
 
 
-def subscribe(port: int, headers: dict[str, str], city: City, count: int, url: str) -> None:
-    """``count`` subscriptions: every fourth a webhook to ``url``, following a type the
-    measures do not publish (so dispatchers look at each change and deliver nothing)."""
-    pulls: list[list[str]] = [[], ["project"], ["land_parcel"], ["permit"], ["progress_report"]]
+def subscribe(
+    port: int, headers: dict[str, str], city: City, count: int, webhooks: int, url: str
+) -> None:
+    """``count`` subscriptions, ``webhooks`` of them (spread among the rest) webhooks to
+    ``url`` following a type the measures do not publish (so dispatchers look at each change
+    and deliver nothing); the others pull."""
+    pulls: list[list[str]] = [
+        sorted(registry()),
+        ["project"],
+        ["land_parcel"],
+        ["permit"],
+        ["progress_report"],
+    ]
     hooks: list[list[str]] = [["funding"], ["permit"], ["coordination_item"], ["project"]]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    hook_numbers = {n * count // webhooks for n in range(webhooks)} if webhooks else set()
     for n in range(count):
         body: dict[str, Any]
-        if n % 4 == 3:
+        if n in hook_numbers:
             body = {"types": hooks[n % len(hooks)], "endpoint_url": f"{url}/hooks/{n}"}
         else:
             body = {"types": pulls[n % len(pulls)]}
@@ -617,7 +643,7 @@ def targets(city: City, projects: int, url: str, seed: int = 7) -> dict[str, lis
         "get": [
             ("GET", f"/api/v1/records/{t}/{quoted(k)}", None)
             for t, k, _, _ in (record() for _ in range(1000))
-        ],  # fmt: skip
+        ],
         "list": [
             ("GET", f"/api/v1/records/progress_report?project_code={code()}&limit={PAGE}", None)
             for _ in range(500)
@@ -650,19 +676,33 @@ WRITES = (
     ("update", "single PUT, changed record", "rec/s"),
     ("batch", "batch, new records", "rec/s"),
 )
+CLI = (
+    ("cli", ("departments", "list")),
+    ("compact", ("events", "compact")),
+    ("verify", ("audit", "verify")),
+)
 
 
 @dataclass
-class Step:
-    """What was measured at one size."""
+class Served:
+    """A hub being measured: its database, port, headers and what the measures ask it."""
 
-    records: int
-    versions: int
-    audit: int
-    fill_seconds: float
+    name: str
+    url: str
+    env: dict[str, str]
+    port: int
+    reader: dict[str, str]
+    land: dict[str, str]
+    wanted: dict[str, list[Request]]
+
+
+@dataclass
+class Figures:
+    """What was measured of one hub: rates per round, and CLI seconds per run."""
+
     rates: dict[str, list[float]] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    load: str = ""
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    verified: int = 0  # audit entries the last verify walked
 
 
 def table_sizes(url: str) -> tuple[int, int, int]:
@@ -676,59 +716,81 @@ def table_sizes(url: str) -> tuple[int, int, int]:
 
 def timed_cli(env: dict[str, str], *args: str) -> tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run(
-        [str(hubs.BIN / "hub"), *args], env=env, capture_output=True, text=True, cwd=hubs.ROOT
-    )
-    taken = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"hub {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return taken, result.stdout + result.stderr
+    said = hubs.cli(env, *args)
+    return time.perf_counter() - started, said
 
 
-def measure_step(
-    step: Step,
-    env: dict[str, str],
-    url: str,
+def measure_rates(
+    served: list[Served], pool: Any, options: argparse.Namespace
+) -> dict[str, Figures]:
+    """Every measure once per round on each hub, hub after hub (the first one first in even
+    rounds, last in odd ones), so that drift in the machine's load hits them alike: reads,
+    then writes (which move the head); then the CLI commands, as many times."""
+    figures = {hub.name: Figures() for hub in served}
+    for hub in served:  # warm-up: the hub's workers and the database's cache
+        for name, _, _ in READS:
+            drive(pool, hub.port, hub.reader, hub.wanted[name], options.warmup)
+        measure(pool, hub.port, "single", hub.land, options.warmup, 1)
+
+    def ordered(round_: int) -> list[Served]:
+        return served if round_ % 2 == 0 else served[::-1]
+
+    for round_ in range(options.rounds):
+        for name, _, _ in READS:
+            for hub in ordered(round_):
+                rate = drive(pool, hub.port, hub.reader, hub.wanted[name], options.seconds)
+                figures[hub.name].rates.setdefault(name, []).append(rate)
+    for round_ in range(options.rounds):
+        for name, _, _ in WRITES:
+            for hub in ordered(round_):
+                if name == "put":
+                    rate = measure(pool, hub.port, "single", hub.land, options.seconds, 1)
+                elif name == "update":
+                    rate = drive(pool, hub.port, hub.land, hub.wanted["update"], options.seconds)
+                else:
+                    rate = measure(
+                        pool, hub.port, "batch", hub.land, options.batch_seconds, options.batch
+                    )
+                figures[hub.name].rates.setdefault(name, []).append(rate)
+    for round_ in range(options.cli_rounds):
+        for hub in ordered(round_):
+            taken = figures[hub.name].seconds
+            for name, args in CLI:
+                seconds, said = timed_cli(hub.env, *args)
+                taken.setdefault(name, []).append(seconds)
+                if name == "verify":
+                    figures[hub.name].verified = int(said.split("intact: ", 1)[1].split()[0])
+    return figures
+
+
+@contextmanager
+def serving(
+    hubs_wanted: list[tuple[str, str, dict[str, str], Keys, int]],
     city: City,
-    projects: int,
-    keys: Keys,
-    pool: Any,
+    first: Callable[[int, dict[str, str], Keys], None] | None,
     options: argparse.Namespace,
-    first: Callable[[int, dict[str, str]], None] | None,
-) -> None:
-    """Serve the hub and measure everything once per round; then compact and verify."""
+) -> Iterator[list[Served]]:
+    """Serve each (name, url, env, keys, projects) with ``hub serve``; ``first`` is run once
+    on each hub served for the first time."""
     with hubs.Processes() as processes:
-        hub = processes.serve(env, workers=options.workers, threads=options.threads)
-        port = hub.port
-        assert port is not None
-        reader, land = keys.headers(port, READER), keys.headers(port, "land")
-        if first is not None:
-            first(port, reader)
-        wanted = targets(city, projects, url)
-        for name, _, _ in READS:  # warm-up: the hub's workers and the database's cache
-            drive(pool, port, reader, wanted[name], 1)
-        measure(pool, port, "single", land, 1, 1)
-        for _ in range(options.rounds):
-            for name, _, _ in READS:
-                step.rates.setdefault(name, []).append(
-                    drive(pool, port, reader, wanted[name], options.seconds)
-                )
-        for _ in range(options.rounds):
-            step.rates.setdefault("put", []).append(
-                measure(pool, port, "single", land, options.seconds, 1)
+        started = [
+            processes.serve(
+                env, name=name, workers=options.workers, threads=options.threads, wait=False
             )
-            step.rates.setdefault("update", []).append(
-                drive(pool, port, land, wanted["update"], options.seconds)
-            )
-            step.rates.setdefault("batch", []).append(
-                measure(pool, port, "batch", land, options.batch_seconds, options.batch)
-            )
-        step.seconds["cli"], _ = timed_cli(env, "departments", "list")
-        step.seconds["compact"], _ = timed_cli(env, "events", "compact")
-        step.seconds["verify"], said = timed_cli(env, "audit", "verify")
-        entries = said.split("intact: ", 1)[1].split(" entries", 1)[0]
-        step.seconds["verified"] = float(entries)
-        step.load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            for name, _, env, _, _ in hubs_wanted
+        ]
+        processes.ready(*started)
+        served = []
+        for (name, url, env, keys, projects), process in zip(hubs_wanted, started, strict=True):
+            port = process.port
+            assert port is not None
+            reader, land = keys.headers(port, READER), keys.headers(port, "land")
+            if first is not None and not keys.started:
+                first(port, reader, keys)
+            keys.started = True
+            wanted = targets(city, projects, url)
+            served.append(Served(name, url, env, port, reader, land, wanted))
+        yield served
 
 
 # --- the plans of the hot statements ------------------------------------------------------------
@@ -742,7 +804,7 @@ AUTO_EXPLAIN = (
     "SET auto_explain.log_level = notice",
     "SET client_min_messages = notice",
 )
-SCANNED = ("records", "record_versions", "audit_log", "subscriptions", "deliveries")
+SCANNED = ("records", "record_versions", "audit_log")
 
 
 @contextmanager
@@ -755,6 +817,7 @@ def explaining_app(url: str, env: dict[str, str]) -> Iterator[tuple[Any, list[st
     from hub.core.extensions import db
 
     plans: list[str] = []
+    instance_before = os.environ.get("HUB_INSTANCE_PATH")
     os.environ["HUB_INSTANCE_PATH"] = env["HUB_INSTANCE_PATH"]
     settings = {
         "DATABASE_URL": url,
@@ -782,11 +845,40 @@ def explaining_app(url: str, env: dict[str, str]) -> Iterator[tuple[Any, list[st
     finally:
         event.remove(engine, "connect", on_connect)
         db.dispose(app)
-        os.environ.pop("HUB_INSTANCE_PATH", None)
+        if instance_before is None:
+            os.environ.pop("HUB_INSTANCE_PATH", None)
+        else:
+            os.environ["HUB_INSTANCE_PATH"] = instance_before
 
 
-def _query_text(plan: str) -> str:
-    return plan.split("Query Text: ", 1)[-1].split("\n", 1)[0].strip()
+def split_plan(message: str) -> tuple[str, str, str]:
+    """An auto_explain message's duration, statement and plan."""
+    duration, _, rest = message.partition("  plan:\n")
+    lines = rest.removeprefix("Query Text: ").splitlines()
+    for n, line in enumerate(lines):
+        if "(cost=" in line:
+            return duration, "\n".join(lines[:n]).strip(), "\n".join(lines[n:])
+    return duration, "\n".join(lines).strip(), ""
+
+
+def plan_shape(plan: str) -> str:
+    """A plan's nodes without their figures: two runs with the same shape did the same."""
+    return "\n".join(line.split("  (cost=")[0] for line in plan.splitlines() if "(cost=" in line)
+
+
+def heavy(plan: str) -> list[str]:
+    """What in a plan costs more as its tables grow: a scan of a big table, or many rows or
+    pages read for one statement."""
+    found = [f"Seq Scan on {t}" for t in SCANNED if re.search(rf"Seq Scan on {t}\b", plan)]
+    removed = [int(n) for n in re.findall(r"Rows Removed by (?:Filter|Index Recheck): (\d+)", plan)]
+    if removed and max(removed) > 1000:
+        found.append(f"{max(removed)} rows removed by a filter")
+    buffers = re.search(r"Buffers: shared((?: \w+=\d+)+)", plan)
+    if buffers:
+        pages = sum(int(n) for n in re.findall(r"=(\d+)", buffers.group(1)))
+        if pages > 1000:
+            found.append(f"{pages} buffers")
+    return found
 
 
 def explain(url: str, env: dict[str, str], keys: Keys, city: City, projects: int) -> list[str]:
@@ -800,37 +892,62 @@ def explain(url: str, env: dict[str, str], keys: Keys, city: City, projects: int
     wanted = targets(city, projects, libpq_of(url), seed=11)
     land_key, reader_key = keys.by_department["land"], keys.by_department[READER]
     scans: list[str] = []
-    printed: dict[str, int] = {}
+    printed: dict[tuple[str, str], int] = {}
     with explaining_app(url, env) as (app, plans):
         client = app.test_client()
 
         def bearer(key: str) -> dict[str, str]:
             answer = client.post("/api/v1/auth/token", headers={"Authorization": f"Bearer {key}"})
-            return {"Authorization": f"Bearer {answer.json['access_token']}"}  # type: ignore[index]
+            assert answer.json is not None, answer.status
+            return {"Authorization": f"Bearer {answer.json['access_token']}"}
 
         reader, land = bearer(reader_key), bearer(land_key)
         tag = os.urandom(3).hex()
         requests: list[tuple[str, Callable[[int], Request], dict[str, str]]] = [
-            ("PUT a new record (the write's key lookup, insert, version, audit)",
-             lambda n: ("PUT", f"/api/v1/records/land_parcel/EXPLAIN-{tag}-{n}",
-                        {**PROJECT_LAND, "rights_holder": f"E {n}"}), land),
-            ("PUT changing an existing record (lock by key, update, version, audit)",
-             lambda n: _changed(wanted["update"][n]), land),
-            ("batch of 50 new records",
-             lambda n: ("POST", "/api/v1/records/land_parcel/batch", {"records": [
-                 {"key": f"EXPLAIN-{tag}-b{n}-{i}", "data": PROJECT_LAND} for i in range(50)]}),
-             land),
+            (
+                "PUT a new record (the write's key lookup, insert, version, audit)",
+                lambda n: (
+                    "PUT",
+                    f"/api/v1/records/land_parcel/EXPLAIN-{tag}-{n}",
+                    {**PROJECT_LAND, "rights_holder": f"E {n}"},
+                ),
+                land,
+            ),
+            (
+                "PUT changing an existing record (lock by key, update, version, audit)",
+                lambda n: _changed(wanted["update"][n]),
+                land,
+            ),
+            (
+                "batch of 50 new records",
+                lambda n: (
+                    "POST",
+                    "/api/v1/records/land_parcel/batch",
+                    {
+                        "records": [
+                            {"key": f"EXPLAIN-{tag}-b{n}-{i}", "data": PROJECT_LAND}
+                            for i in range(50)
+                        ]
+                    },
+                ),
+                land,
+            ),
             ("GET one record", lambda n: wanted["get"][n], reader),
             ("list page by project_code", lambda n: wanted["list"][n], reader),
             ("project dossier", lambda n: wanted["dossier"][n], reader),
             ("feed page from an old cursor", lambda n: wanted["feed_old"][n], reader),
             ("feed page at the head", lambda n: wanted["feed_head"][0], reader),
-            ("feed page at the head, nothing new (after = head)",
-             lambda n: ("GET", f"/api/v1/events?after={log_bounds(libpq_of(url))[0]}", None),
-             reader),
-            ("feed page by project from an old cursor",
-             lambda n: wanted["feed_project"][n], reader),
-        ]  # fmt: skip
+            (
+                "feed page at the head, nothing new (after = head)",
+                lambda n: ("GET", f"/api/v1/events?after={log_bounds(libpq_of(url))[0]}", None),
+                reader,
+            ),
+            (
+                "feed page by project from an old cursor",
+                lambda n: wanted["feed_project"][n],
+                reader,
+            ),
+        ]
         for title, make, headers in requests:
             for n in range(repeat):
                 plans.clear()
@@ -863,23 +980,25 @@ def _changed(request: Request) -> Request:
     return method, path, {**body, "rights_holder": f"Explained {os.urandom(3).hex()}"}
 
 
-def _print_plans(title: str, plans: list[str], printed: dict[str, int], scans: list[str]) -> None:
+def _print_plans(
+    title: str, plans: list[str], printed: dict[tuple[str, str], int], scans: list[str]
+) -> None:
     print(f"\n-- {title}")
-    seen: dict[str, str] = {}
-    for plan in plans:  # the last run of each statement in the request
-        seen[_query_text(plan)] = plan
-    for query, plan in seen.items():
-        duration = plan.split("  plan:", 1)[0]
-        if query in printed:
-            print(f"   [{duration}] statement {printed[query]} again")
+    last: dict[str, tuple[str, str]] = {}
+    for message in plans:  # the last run of each statement in the request
+        duration, statement, plan = split_plan(message)
+        last[statement] = (duration, plan)
+    for statement, (duration, plan) in last.items():
+        key = (statement, plan_shape(plan))
+        if key in printed:
+            print(f"   statement {printed[key]} again, the same plan [{duration}]")
             continue
-        printed[query] = len(printed) + 1
-        print(f"   statement {printed[query]} [{duration}]")
-        body = plan.split("plan:\n", 1)[-1]
-        print("\n".join("     " + line for line in body.splitlines()))
-        for table in SCANNED:
-            if f"Seq Scan on {table} " in body or body.count(f"Seq Scan on {table}\n"):
-                scans.append(f"{title}: statement {printed[query]} scans {table}")
+        printed[key] = len(printed) + 1
+        print(f"   statement {printed[key]} [{duration}]")
+        print("\n".join("     " + line for line in statement.splitlines()))
+        print("\n".join("       " + line for line in plan.splitlines()))
+        for problem in heavy(plan):
+            scans.append(f"{title}: statement {printed[key]}: {problem}")
 
 
 def libpq_of(url: str) -> str:
@@ -889,31 +1008,64 @@ def libpq_of(url: str) -> str:
 # --- reporting ----------------------------------------------------------------------------------
 
 
-def report(small: Step, full: Step, names: tuple[str, str]) -> dict[str, Any]:
+def _median_ratio(top: list[float], bottom: list[float]) -> tuple[float, list[float]]:
+    ratios = [t / b for t, b in zip(top, bottom, strict=True)]
+    return statistics.median(ratios), ratios
+
+
+def report(before: Figures, twin: Figures, full: Figures, names: tuple[str, str]) -> dict[str, Any]:
+    """Print every figure at both sizes and the ratio full/small; return them."""
     a, b = names
     figures: dict[str, Any] = {}
-    print(f"\n{'measure':<36} {'unit':<9} {a:>9} {b:>9} {b + '/' + a:>10}  rounds at {a} | at {b}")
-    for name, what, unit in (*WRITES, *READS):
-        low, high = statistics.median(small.rates[name]), statistics.median(full.rates[name])
-        ratio = high / low
-        figures[name] = (low, high, ratio)
-        mark = "" if ratio >= 0.8 else "  < 0.8"
-        rounds = " ".join(f"{x:.0f}" for x in small.rates[name])
-        rounds += " | " + " ".join(f"{x:.0f}" for x in full.rates[name])
-        print(f"{what:<36} {unit:<9} {low:>9.0f} {high:>9.0f} {ratio:>10.2f}  {rounds}{mark}")
-    for name, what in (("compact", "hub events compact"), ("verify", "hub audit verify"),
-                       ("cli", "hub departments list (CLI start)")):  # fmt: skip
-        low, high = small.seconds[name], full.seconds[name]
-        figures[name] = (low, high, high / low)
-        print(f"{what:<36} {'s':<9} {low:>9.2f} {high:>9.2f} {high / low:>10.2f}")
-    low = small.seconds["verified"] / small.seconds["verify"]
-    high = full.seconds["verified"] / full.seconds["verify"]
-    figures["verify_rate"] = (low, high, high / low)
-    print(f"{'hub audit verify':<36} {'entries/s':<9} {low:>9.0f} {high:>9.0f} {high / low:>10.2f}")
     print(
-        "medians of the rounds; target: every rate at the full size >= 0.8 x its small-size "
-        "rate, and no time growing with the table (verify walks the whole chain: compare its "
-        "entries/s)"
+        f"\n{'measure':<34} {'unit':<9} {a + ' alone':>10} {a:>9} {b:>9} {b + '/' + a:>9}  "
+        f"rounds ({b}/{a})"
+    )
+    for name, what, unit in (*WRITES, *READS):
+        alone = statistics.median(before.rates[name])
+        low, high = statistics.median(twin.rates[name]), statistics.median(full.rates[name])
+        ratio, ratios = _median_ratio(full.rates[name], twin.rates[name])
+        figures[name] = {"alone": alone, "small": low, "full": high, "ratio": ratio}
+        mark = "" if ratio >= 0.8 else "  < 0.8"
+        print(
+            f"{what:<34} {unit:<9} {alone:>10.0f} {low:>9.0f} {high:>9.0f} {ratio:>9.2f}  "
+            + " ".join(f"{r:.2f}" for r in ratios)
+            + mark
+        )
+    for name, what in (
+        ("compact", "hub events compact"),
+        ("verify", "hub audit verify"),
+        ("cli", "hub departments list (CLI start)"),
+    ):
+        alone = statistics.median(before.seconds[name])
+        low, high = statistics.median(twin.seconds[name]), statistics.median(full.seconds[name])
+        figures[name] = {"alone": alone, "small": low, "full": high, "ratio": high / low}
+        print(
+            f"{what:<34} {'s':<9} {alone:>10.2f} {low:>9.2f} {high:>9.2f} {high / low:>9.2f}  "
+            + " | ".join(
+                f"{x:.2f} {y:.2f}"
+                for x, y in zip(twin.seconds[name], full.seconds[name], strict=True)
+            )
+        )
+
+    def walk_rate(f: Figures) -> float:
+        walking = statistics.median(f.seconds["verify"]) - statistics.median(f.seconds["cli"])
+        return f.verified / max(walking, 0.01)
+
+    low, high = walk_rate(twin), walk_rate(full)
+    figures["verify_rate"] = {"alone": walk_rate(before), "small": low, "full": high,
+                              "ratio": high / low}  # fmt: skip
+    print(
+        f"{'audit verify, less CLI start':<34} {'entries/s':<9} {walk_rate(before):>10.0f} "
+        f"{low:>9.0f} {high:>9.0f} {high / low:>9.2f}  ({twin.verified} and {full.verified} "
+        "entries)"
+    )
+    print(
+        f"medians. '{a} alone': the small database measured before it grew; '{a}' and '{b}': a "
+        f"twin of it and the grown one, served side by side and measured in alternation, round "
+        f"by round ({b}/{a} is the median of the rounds' ratios). Target: every rate at {b} >= "
+        f"0.8 x its rate at {a}; no time growing with the table (verify walks the whole chain: "
+        "compare its entries/s)"
     )
     return figures
 
@@ -926,10 +1078,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--years", type=float, default=3, help="Years the versions span.")
     parser.add_argument("--audit-per-record", type=float, default=2, help="Audit entries.")
     parser.add_argument("--subscriptions", type=int, default=200)
+    parser.add_argument(
+        "--webhooks", type=int, default=50, help="How many of the subscriptions are webhooks."
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3, help="Seconds per measure and round.")
     parser.add_argument("--batch-seconds", type=float, default=2, help="The same for batches.")
     parser.add_argument("--batch", type=int, default=100, help="Records per batch.")
+    parser.add_argument("--cli-rounds", type=int, default=2, help="Runs of each CLI command.")
+    parser.add_argument("--warmup", type=float, default=1, help="Seconds of warm-up a measure.")
     parser.add_argument("--clients", type=int, default=4, help="Client processes.")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -949,68 +1106,90 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"PostgreSQL; {names[0]} then {names[1]} records ({per_project} a project, "
         f"{small_projects} then {options.projects} projects), ~5 versions each, "
         f"{options.audit_per_record:g} audit entries a record, {options.subscriptions} "
-        f"subscriptions; gunicorn {options.workers} workers x {options.threads} threads; "
+        f"subscriptions ({options.webhooks} webhooks); gunicorn {options.workers} workers x "
+        f"{options.threads} threads; "
         f"{options.clients} client processes; {options.rounds} rounds of {options.seconds:g}s",
         flush=True,
     )
+    print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     began = time.monotonic()
-    steps: list[Step] = []
     scans: list[str] = []
     with ExitStack() as stack:
         pool = stack.enter_context(multiprocessing.Pool(options.clients))
         receiver = Receiver().start()
         stack.callback(receiver.stop)
-        db = stack.enter_context(hubs.schema(options.postgres, "growth"))
-        instance = stack.enter_context(tempfile.TemporaryDirectory())
-        env = {**hub_env(db.url, Path(instance)), **HUB_SETTINGS}
-        keys = set_up(env)
-        filler = Filler(db.url, city, options.years, options.audit_per_record)
+        databases, envs, keys, fillers = [], [], [], []
+        for name in ("growth", "growth_twin"):
+            db = stack.enter_context(hubs.schema(options.postgres, name))
+            instance = stack.enter_context(tempfile.TemporaryDirectory())
+            env = {**hub_env(db.url, Path(instance)), **HUB_SETTINGS}
+            databases.append(db)
+            envs.append(env)
+            keys.append(set_up(env))
+            fillers.append(Filler(db.url, city, options.years, options.audit_per_record))
+        grown, twin = databases
 
-        def first(port: int, reader: dict[str, str]) -> None:
+        def first(port: int, reader: dict[str, str], keys: Keys) -> None:
             ndrc = keys.headers(port, "ndrc")
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             path = f"/api/v1/records/project/{PROJECT_CODE}"
             status, answer = request_json(connection, "PUT", path, PROJECT, ndrc)
             assert status in OK, answer
-            subscribe(port, reader, city, options.subscriptions, receiver.url(""))
+            subscribe(port, reader, city, options.subscriptions, options.webhooks, receiver.url(""))
 
-        for index, projects in enumerate((small_projects, options.projects)):
-            run_cli(env, "events", "number")
-            run_cli(env, "audit", "seal")
-            filled = filler.grow(projects)
-            records, versions, audit = table_sizes(db.url)
+        def fill(index: int, projects: int, label: str) -> None:
+            hubs.quick_cli(envs[index], "events", "number")
+            hubs.quick_cli(envs[index], "audit", "seal")
+            filled = fillers[index].grow(projects)
+            records, versions, audit = table_sizes(databases[index].url)
             print(
-                f"\n{names[index]}: filled {filled.records} records, {filled.versions} versions, "
+                f"{label}: filled {filled.records} records, {filled.versions} versions, "
                 f"{filled.audit} audit entries in {filled.seconds:.0f}s "
                 f"({filled.versions / filled.seconds:.0f} versions/s); the tables hold "
                 f"{records} records, {versions} versions, {audit} audit entries",
                 flush=True,
             )
-            step = Step(records, versions, audit, filled.seconds)
-            measure_step(
-                step, env, db.url, city, projects, keys, pool, options,
-                first if index == 0 else None,
-            )  # fmt: skip
-            print(
-                f"{names[index]}: measured in rounds; load average {step.load}; the tables then "
-                f"held {'/'.join(str(n) for n in table_sizes(db.url))} records/versions/audit",
-                flush=True,
-            )
-            steps.append(step)
-        figures = report(steps[0], steps[1], names)
+
+        fill(0, small_projects, f"{names[0]}")
+        small_hub = (names[0], grown.url, envs[0], keys[0], small_projects)
+        with serving([small_hub], city, first, options) as served:
+            before = measure_rates(served, pool, options)[names[0]]
+        print(f"{names[0]} alone: measured; load average {_load()}", flush=True)
+        fill(0, options.projects, f"{names[1]}")
+        fill(1, small_projects, f"{names[0]} twin")
+        both = [
+            (names[1], grown.url, envs[0], keys[0], options.projects),
+            (names[0], twin.url, envs[1], keys[1], small_projects),
+        ]
+        with serving(both, city, first, options) as served:
+            during = measure_rates(served, pool, options)
+        print(
+            f"{names[1]} and {names[0]}: measured side by side; load average {_load()}; the "
+            f"tables then held {'/'.join(str(n) for n in table_sizes(grown.url))} and "
+            f"{'/'.join(str(n) for n in table_sizes(twin.url))} records/versions/audit",
+            flush=True,
+        )
+        figures = report(before, during[names[0]], during[names[1]], names)
         if options.explain:
             print(
                 f"\nPlans at {names[1]} (EXPLAIN ANALYZE, BUFFERS by auto_explain) of every "
                 "statement of each hot request, run by the hub's code in this process"
             )
-            scans = explain(db.url, env, keys, city, options.projects)
-            print("\nStatements that scan a big table: " + ("none" if not scans else ""))
+            try:
+                scans = explain(grown.url, envs[0], keys[0], city, options.projects)
+            except (psycopg.Error, SQLAlchemyError) as exc:  # auto_explain needs a superuser
+                print(f"no plans: {exc}")
+            print("\nStatements that scan a big table or walk many rows: " + ("none" * (not scans)))
             for line in scans:
                 print(f"  {line}")
     figures["scans"] = scans
-    print(f"\nwhole run {time.monotonic() - began:.0f}s")
+    print(f"\nwhole run {time.monotonic() - began:.0f}s; load average at the end {_load()}")
     sys.stdout.flush()
     return figures
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

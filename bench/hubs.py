@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -96,6 +97,7 @@ class HubProcess:
     popen: subprocess.Popen[bytes]
     log: Path
     port: int | None = None
+    probe: str = "/healthz"  # the path that answers once it is up
 
     @property
     def pid(self) -> int:
@@ -146,8 +148,11 @@ class Processes:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for process in reversed(self.started):
-            process.stop()
+        try:
+            for process in reversed(self.started):
+                process.stop()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> HubProcess:
         log = self.folder / f"{name}.log"
@@ -168,8 +173,10 @@ class Processes:
         dispatcher: bool = True,
         workers: int = 2,
         threads: int = 4,
+        wait: bool = True,
     ) -> HubProcess:
-        """``hub serve`` on a free port, once it answers."""
+        """``hub serve`` on a free port, once it answers (unless told not to wait: see
+        :meth:`ready`)."""
         port = free_port()
         command = hub_command(
             "serve", "--port", str(port), "--no-access-log",
@@ -177,25 +184,29 @@ class Processes:
             "--dispatcher" if dispatcher else "--no-dispatcher",
         )  # fmt: skip
         process = self.start(name, command, env)
-        process.port = port
-        self._wait(process, port, "/healthz")
+        process.port, process.probe = port, "/healthz"
+        if wait:
+            self.ready(process)
         return process
 
-    def worker(self, env: dict[str, str], *, name: str = "worker") -> HubProcess:
+    def worker(self, env: dict[str, str], *, name: str = "worker", wait: bool = True) -> HubProcess:
         """``hub worker`` named ``name`` (in its leases), once its metrics port answers."""
         port = free_port()
         command = hub_command("worker", "--name", name, "--metrics-port", str(port))
         process = self.start(name, command, env)
-        process.port = port
-        self._wait(process, port, "/metrics")
+        process.port, process.probe = port, "/metrics"
+        if wait:
+            self.ready(process)
         return process
 
-    def _wait(self, process: HubProcess, port: int, path: str) -> None:
-        try:
-            wait_until_up(port, path, timeout=60)
-        except RuntimeError:
-            process.stop()
-            raise RuntimeError(f"{process.name} did not start:\n{process.tail()}") from None
+    def ready(self, *processes: HubProcess) -> None:
+        """Wait until each of ``processes`` answers (they start side by side)."""
+        for process in processes:
+            assert process.port is not None
+            try:
+                wait_until_up(process.port, process.probe, timeout=90)
+            except RuntimeError:
+                raise RuntimeError(f"{process.name} did not start:\n{process.tail()}") from None
 
 
 def descendants(pid: int) -> list[int]:
@@ -246,3 +257,52 @@ def wait_for(condition: Any, timeout: float, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return bool(condition())
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    """Run ``hub ARGS``; its stdout, or an error carrying what it said on stderr."""
+    result = subprocess.run(
+        hub_command(*args), env=env, capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"hub {' '.join(args)} exited {result.returncode}: {result.stderr.strip()[-2000:]}"
+        )
+    return result.stdout.strip()
+
+
+def quick_cli(env: dict[str, str], *args: str) -> str:
+    """``hub ARGS`` run in this process, under ``env``'s HUB_ settings: the same command without
+    an interpreter to start (for setting up; ``cli`` runs the real program). Its app's
+    connections are closed when it is done. Not for ``hub init``, which builds its own app."""
+    from click.testing import CliRunner
+    from flask import Flask
+    from flask.cli import ScriptInfo
+
+    from hub import create_app
+    from hub.cli import cli as hub_cli
+    from hub.core.extensions import db
+
+    made: list[Flask] = []
+
+    def factory() -> Flask:
+        app = create_app()
+        made.append(app)
+        return app
+
+    settings: dict[str, str | None] = {
+        name: value for name, value in env.items() if name.startswith("HUB_")
+    }
+    for name in os.environ:  # none of this process's own HUB_ settings
+        if name.startswith("HUB_") and name not in settings:
+            settings[name] = None
+    result = CliRunner().invoke(
+        hub_cli, list(args), obj=ScriptInfo(create_app=factory), env=settings
+    )
+    for app in made:
+        db.dispose(app)
+    if result.exit_code != 0:
+        raise RuntimeError(
+            f"hub {' '.join(args)} exited {result.exit_code}: {result.stderr.strip()[-2000:]}"
+        ) from result.exception
+    return result.stdout.strip()

@@ -11,6 +11,11 @@ the machine's drifting load hits both alike, and the medians of the rounds are p
 ``--before REV`` also serves the hub as it was at git revision REV (exported from the repository,
 on a database of its own) in the same rounds, and prints the current hub's rate against it:
 how much a change cost, measured on the same machine at the same time.
+
+``--idle-webhooks N`` also serves the hub (and the one at ``--before``, if given) with N active
+webhook subscriptions that follow a type the bench never publishes (``funding``), pointed at a
+receiver on loopback, and prints its rate against the same hub without them: what idle
+subscriptions cost the publish path (each server runs its dispatchers, as ``hub serve`` does).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 import psycopg
 
 from bench.bare_app import create_schema
+from bench.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -68,6 +74,12 @@ def parcel(n: int) -> dict[str, Any]:
 
 
 LABELS = {"single": "single-record PUT", "batch": "batch (records)"}
+# what the idle webhook subscriptions follow: a type the bench never publishes
+IDLE_TYPES = ["funding"]
+WEBHOOK_SETTINGS = {
+    "HUB_WEBHOOK_ALLOW_HTTP": "true",
+    "HUB_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+}
 BATCH = {"single": lambda options: 1, "batch": lambda options: options.batch}
 
 
@@ -273,14 +285,41 @@ def start_hub(
     return server(command, source.environ(env), port, "/healthz", cwd=source.root)
 
 
+@dataclass(frozen=True)
+class IdleWebhooks:
+    """How many idle webhook subscriptions a hub gets, and the receiver they point at."""
+
+    count: int
+    receiver: Receiver
+
+
+def subscribe_idle(port: int, key: str, idle: IdleWebhooks) -> None:
+    """``idle.count`` webhook subscriptions, made through the API, that nothing published
+    here matches."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = token(port, key)
+    for n in range(idle.count):
+        body = {"types": IDLE_TYPES, "endpoint_url": idle.receiver.url(f"/idle/{port}/{n}")}
+        status, answer = request_json(connection, "POST", "/api/v1/subscriptions", body, headers)
+        if status != 201:
+            raise RuntimeError(f"subscription answered {status}: {answer}")
+    connection.close()
+
+
 @contextmanager
 def running_hub(
-    backend: str, gunicorn: list[str], source: HubSource = CURRENT
+    backend: str,
+    gunicorn: list[str],
+    source: HubSource = CURRENT,
+    idle: IdleWebhooks | None = None,
 ) -> Iterator[tuple[int, dict[str, str], str]]:
-    """A hub from ``source`` on a fresh database, with a project published; yields its port,
-    the land department's bearer headers and the database URL."""
+    """A hub from ``source`` on a fresh database, with a project published (and ``idle``
+    webhook subscriptions, if given); yields its port, the land department's bearer headers
+    and the database URL."""
     with database(backend) as db, tempfile.TemporaryDirectory() as instance:
         env = hub_env(db.url, Path(instance))
+        if idle is not None:
+            env.update(WEBHOOK_SETTINGS)
 
         def cli(*args: str) -> str:
             return run_cli(env, *args, source=source)
@@ -290,6 +329,9 @@ def running_hub(
         cli("departments", "add", "land", "--name", "Land", "--publishes", "land_parcel")
         ndrc_key = cli("keys", "create", "--department", "ndrc", "--scope", "records:write")
         land_key = cli("keys", "create", "--department", "land", "--scope", "records:write")
+        if idle is not None:
+            cli("departments", "add", "watch", "--name", "Watcher")
+            watch_key = cli("keys", "create", "--department", "watch", "--scope", "subscriptions")
         port = free_port()
         with start_hub(env, port, gunicorn, source):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -298,6 +340,8 @@ def running_hub(
                 connection, "PUT", project_path, PROJECT, token(port, ndrc_key)
             )
             assert status in (200, 201), body
+            if idle is not None:
+                subscribe_idle(port, watch_key, idle)
             yield port, token(port, land_key), db.url
 
 
@@ -308,7 +352,11 @@ def start_bare(env: dict[str, str], port: int, gunicorn: list[str]) -> Any:
 
 
 def bench_backend(
-    backend: str, options: argparse.Namespace, pool: Any, before: HubSource | None
+    backend: str,
+    options: argparse.Namespace,
+    pool: Any,
+    before: HubSource | None,
+    receiver: Receiver | None = None,
 ) -> dict[str, list[float]]:
     """Alternating rounds of each server, per measurement kind; each round's figures in a list."""
     gunicorn = ["--workers", str(options.workers), "--threads", str(options.threads)]
@@ -326,6 +374,16 @@ def bench_backend(
                 running_hub(backend, gunicorn, before)
             )
             servers["before"] = (before_port, before_headers)
+        if options.idle_webhooks:
+            assert receiver is not None
+            idle = IdleWebhooks(options.idle_webhooks, receiver)
+            sources = {"idle": CURRENT, "before_idle": before}
+            for name, source in sources.items():
+                if source is not None:
+                    port, headers, _ = stack.enter_context(
+                        running_hub(backend, gunicorn, source, idle)
+                    )
+                    servers[name] = (port, headers)
         for port, headers in servers.values():
             measure(pool, port, "single", headers, 1, 1)  # warm-up
         for kind in options.kinds:
@@ -337,6 +395,11 @@ def bench_backend(
                         measure(pool, port, kind, headers, options.seconds, batch)
                     )
     return figures
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
 
 
 def _median_ratio(numerators: list[float], denominators: list[float]) -> tuple[float, list[float]]:
@@ -357,20 +420,35 @@ def main() -> None:
     parser.add_argument(
         "--before", metavar="REV", help="Also measure the hub at this git revision (hub/before)."
     )
+    parser.add_argument(
+        "--idle-webhooks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also measure the hub(s) with N webhook subscriptions nothing published matches.",
+    )
     options = parser.parse_args()
     print(
         f"{options.clients} client processes; gunicorn {options.workers} workers x "
         f"{options.threads} threads; {options.rounds} alternating rounds of "
-        f"{options.seconds:g}s; batches of {options.batch}"
+        f"{options.seconds:g}s; batches of {options.batch}; {_load()} at the start"
     )
     header = f"{'database':<10} {'measure':<22} {'hub/s':>9} {'bare/s':>9} {'hub/bare':>9}"
     if options.before:
         header += f" {'before/s':>9} {'hub/before':>10}"
-    print(header + "  rounds (hub/bare)")
+    idle = options.idle_webhooks
+    if idle:
+        header += f" {'idle/s':>9} {'idle/hub':>9}"
+        if options.before:
+            header += f" {'b-idle/s':>9} {'b-idle/b':>9}"
+    print(header + "  rounds (hub/bare" + ("; idle/hub" if idle else "") + ")")
     with ExitStack() as stack, multiprocessing.Pool(options.clients) as pool:
         before = stack.enter_context(exported(options.before)) if options.before else None
+        receiver = Receiver().start() if idle else None
+        if receiver is not None:
+            stack.callback(receiver.stop)
         for backend in options.backends:
-            figures = bench_backend(backend, options, pool, before)
+            figures = bench_backend(backend, options, pool, before, receiver)
             for kind in options.kinds:
                 hub, bare = figures[f"hub_{kind}"], figures[f"bare_{kind}"]
                 ratio, ratios = _median_ratio(hub, bare)
@@ -382,8 +460,32 @@ def main() -> None:
                     previous = figures[f"before_{kind}"]
                     line += f" {statistics.median(previous):>9.0f}"
                     line += f" {_median_ratio(hub, previous)[0]:>10.2f}"
-                print(line + "  " + " ".join(f"{r:.2f}" for r in ratios))
-    print("medians; target: hub/bare >= 0.50 for single-record PUT on postgres")
+                rounds = " ".join(f"{r:.2f}" for r in ratios)
+                if idle:
+                    with_idle = figures[f"idle_{kind}"]
+                    idle_ratio, idle_ratios = _median_ratio(with_idle, hub)
+                    line += f" {statistics.median(with_idle):>9.0f} {idle_ratio:>9.2f}"
+                    rounds += "; " + " ".join(f"{r:.2f}" for r in idle_ratios)
+                    if before is not None:
+                        before_idle = figures[f"before_idle_{kind}"]
+                        previous = figures[f"before_{kind}"]
+                        line += f" {statistics.median(before_idle):>9.0f}"
+                        line += f" {_median_ratio(before_idle, previous)[0]:>9.2f}"
+                        rounds += "; b-idle/b " + " ".join(
+                            f"{r:.2f}" for r in _median_ratio(before_idle, previous)[1]
+                        )
+                print(line + "  " + rounds)
+                for name in ("hub", "idle", "before", "before_idle"):
+                    if f"{name}_{kind}" in figures:
+                        each = " ".join(f"{r:.0f}" for r in figures[f"{name}_{kind}"])
+                        print(f"{'':<10} {'  ' + name + '/s rounds':<22} {each}")
+    if receiver is not None:
+        print(
+            f"idle: {idle} webhook subscriptions following {', '.join(IDLE_TYPES)} on each "
+            f"idle server; {receiver.count} deliveries received (none expected)"
+        )
+    print(f"medians; {_load()} at the end (the machine's load skews the absolute rates)")
+    print("targets on postgres: hub/bare >= 0.55 for single-record PUT, >= 0.35 for batches")
     if options.before:
         print(f"hub/before: the current hub against {options.before}, round by round")
 

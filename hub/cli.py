@@ -13,6 +13,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.audit.cli import audit_group
 from hub.auth.cli import departments_group, keys_group
@@ -21,6 +22,7 @@ from hub.core.config import ConfigError, ensure_instance_secret
 from hub.core.db import utcnow
 from hub.core.errors import HubError
 from hub.core.extensions import db
+from hub.core.migrate import schema_problem
 from hub.events import log
 from hub.events.cli import events_group
 from hub.subscriptions import service as subscriptions
@@ -50,7 +52,7 @@ def init_command(ctx: click.Context, demo: bool) -> None:
     """Create or migrate the database (and, for the embedded one, its secret)."""
     from hub import create_app
     from hub.core.migrate import current_revision, head_revision, upgrade
-    from hub.demo import KEYS_FILE, is_empty, load_console_admin, load_demo
+    from hub.demo import KEYS_FILE, is_empty, load_console_admin, load_console_office, load_demo
 
     instance_path = _default_instance_path()
     if ensure_instance_secret(instance_path):
@@ -70,33 +72,38 @@ def init_command(ctx: click.Context, demo: bool) -> None:
         if sealed:
             click.echo(f"Encrypted {sealed} webhook signing secrets under SECRET_KEY.", err=True)
         if demo:
-            invitation = None
+            invitations: dict[str, str] = {}
             with db.unit_of_work() as session:
                 loaded = load_demo(session, Path(app.instance_path)) if is_empty(session) else None
                 if loaded:
-                    invitation = load_console_admin(session, app.config)
+                    invitations["admin"] = load_console_admin(session, app.config)
+                    invitations["office"] = load_console_office(session, app.config)
             keys_file = Path(app.instance_path) / KEYS_FILE
             if loaded:
                 click.echo("Loaded demo departments, keys and records.", err=True)
             if keys_file.exists():
                 click.echo(f"Demo access keys (also in {keys_file}):", err=True)
                 click.echo(keys_file.read_text(), err=True, nl=False)
-            _print_console_sign_in(app, invitation)
+            _print_console_sign_in(app, invitations)
 
 
-def _print_console_sign_in(app: Flask, invitation: str | None) -> None:
-    """Tell the person who ran the demo how to reach the console."""
+def _print_console_sign_in(app: Flask, invitations: dict[str, str]) -> None:
+    """Tell the person who ran the demo how to reach the console: the demo administrator
+    (``admin``) and the leading group's office (``office``, the supervision pages)."""
     console = f"{app.config['PUBLIC_URL'].rstrip('/')}/console/"
-    if invitation is not None:
-        link = invite_link(app.config, invitation)
+    if invitations:
+        admin = invite_link(app.config, invitations["admin"])
+        office = invite_link(app.config, invitations["office"])
         click.echo(
             f"Console: {console}\nOpen this one-time link to choose the demo administrator's "
-            f"password and sign in (valid 24 hours):\n  {link}",
+            f"password and sign in (valid 24 hours):\n  {admin}\n"
+            f"and this one for the leading group's office (user office: the supervision "
+            f"board):\n  {office}",
             err=True,
         )
     else:
         click.echo(
-            f"Console: {console} (user admin; a new sign-in link: "
+            f"Console: {console} (users admin and office; a new sign-in link: "
             "hub users reset-password admin --invite)",
             err=True,
         )
@@ -119,6 +126,7 @@ def serve_command(
     """Serve the hub with gunicorn (and, unless told not to, the webhook dispatcher)."""
     from hub.server import serve
 
+    _refuse_unready_database()
     if dispatcher is None:
         dispatcher = current_app.config["DISPATCHER_IN_SERVE"]
     serve(
@@ -138,8 +146,16 @@ def worker_command(name: str | None, metrics_port: int | None) -> None:
     """Run the webhook dispatcher alone (as many as you like, on one database)."""
     from hub.server import run_worker
 
+    _refuse_unready_database()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     run_worker(app, name=name, metrics_port=metrics_port)
+
+
+def _refuse_unready_database() -> None:
+    """Stop before serving a database this code cannot work on, saying what to do."""
+    problem = schema_problem(db.engine)
+    if problem is not None:
+        raise click.ClickException(problem)
 
 
 @events_group.command("compact")
@@ -179,6 +195,13 @@ for group in (
     cli.add_command(group)
 
 
+def _database_problem() -> str | None:
+    """Why the configured database cannot serve this code, if that is the trouble."""
+    app = _create_app()
+    with app.app_context():
+        return schema_problem(db.engine)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``hub`` console script."""
     try:
@@ -188,6 +211,14 @@ def main(argv: list[str] | None = None) -> Any:
     except ConfigError as exc:
         click.echo(f"hub: configuration error: {exc}", err=True)
         sys.exit(2)
+    except SQLAlchemyError:
+        # Most often a command run before `hub init`, or on a database that is down: say so
+        # rather than print the driver's traceback. Anything else is a bug, traceback and all.
+        problem = _database_problem()
+        if problem is None:
+            raise
+        click.echo(f"hub: {problem}", err=True)
+        sys.exit(1)
     except HubError as exc:
         click.echo(f"hub: {exc.detail}", err=True)
         for field, messages in (exc.errors or {}).items():

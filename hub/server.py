@@ -53,6 +53,19 @@ class HubWorker(ThreadWorker):  # type: ignore[misc]
         gunicorn_util.write_error = write_problem
         super().init_process()
 
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        """Ctrl-C or SIGQUIT: go straight to the quick stop.
+
+        gthread's own handler first shuts its thread pool down, and Ctrl-C followed by the
+        arbiter's SIGQUIT ran that shutdown inside itself, waiting on a lock it already held,
+        until the arbiter killed the worker half a minute later.
+        """
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        self.alive = False
+        self.cfg.worker_int(self)
+        os._exit(0)
+
 
 class HubServer(BaseApplication):  # type: ignore[misc]
     """gunicorn configured from code rather than a config file."""

@@ -22,6 +22,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 if TYPE_CHECKING:
+    from schemas.canonical import Plan
     from schemas.workdays import WorkCalendar
 
 SharingClass = Literal["open", "conditional", "restricted"]
@@ -58,6 +59,15 @@ PROJECT_CODE_PATTERN = re.compile(
     r"-(?P<type>[0-9]{2})-(?P<serial>[0-9A-Z]{6})\Z"
 )
 
+# The same shapes as JSON Schema states them (ECMA 262 patterns), for the type's JSON Schema
+# and the OpenAPI document: what the fields below check, the month and province included.
+_PROVINCES = "|".join(sorted(PROVINCE_PREFIXES))
+DIVISION_JSON_PATTERN = f"^({_PROVINCES})[0-9]{{4}}$"
+PROJECT_CODE_JSON_PATTERN = (
+    f"^[0-9]{{2}}(0[1-9]|1[0-2])-({_PROVINCES})[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}-[0-9A-Z]{{6}}$"
+)
+DEPARTMENT_ID_JSON_PATTERN = "^[a-z][a-z0-9_-]{1,63}$"
+
 # Money is in units of 10,000 CNY. Six decimal places is one fen; keeping values below 10^9
 # keeps every amount within 15 significant digits, so it round-trips exactly through a JSON
 # number (IEEE double) and clients need not parse strings.
@@ -74,8 +84,18 @@ def division_code_errors(value: str) -> list[str]:
     return []
 
 
+# Every well-formed code at once (shape, month, province), so that a valid one costs one match.
+_WELL_FORMED_PROJECT_CODE = re.compile(
+    r"^[0-9]{2}(?:0[1-9]|1[0-2])-(?:"
+    + "|".join(sorted(PROVINCE_PREFIXES))
+    + r")[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9A-Z]{6}\Z"
+)
+
+
 def project_code_errors(value: str) -> list[str]:
     """Return why ``value`` is not a well-formed unified project code (shape, month, division)."""
+    if _WELL_FORMED_PROJECT_CODE.match(value):
+        return []
     match = PROJECT_CODE_PATTERN.match(value)
     if match is None:
         return [
@@ -94,6 +114,12 @@ def normalize_key(key: str) -> str:
     return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
+def _declaring(kwargs: dict[str, Any], **json_schema: Any) -> dict[str, Any]:
+    """A field's keyword arguments with ``json_schema`` in its metadata, which apispec copies
+    into the field's JSON Schema (what the field's own metadata says wins)."""
+    return {**kwargs, "metadata": {**json_schema, **(kwargs.get("metadata") or {})}}
+
+
 def is_valid_key(key: str) -> bool:
     """Whether ``key`` (normalised) is a record key; see KEY_RULE."""
     if key in RESERVED_KEYS:
@@ -108,6 +134,9 @@ def is_valid_key(key: str) -> bool:
 class ProjectCode(fields.String):
     """A unified project code, validated for shape, month and division code."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_declaring(kwargs, pattern=PROJECT_CODE_JSON_PATTERN))
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         code = super()._deserialize(value, attr, data, **kwargs)
         errors = project_code_errors(code)
@@ -118,6 +147,9 @@ class ProjectCode(fields.String):
 
 class DivisionCode(fields.String):
     """A 6-digit administrative-division code with a real province prefix."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_declaring(kwargs, pattern=DIVISION_JSON_PATTERN))
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         code = super()._deserialize(value, attr, data, **kwargs)
@@ -138,6 +170,9 @@ class DepartmentId(fields.String):
         "department": "Must be a department id: a lower-case letter, then 1 to 63 lower-case "
         "letters, digits, '_' or '-'."
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_declaring(kwargs, pattern=DEPARTMENT_ID_JSON_PATTERN))
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         department = super()._deserialize(value, attr, data, **kwargs)
@@ -162,7 +197,12 @@ class DecimalNumber(fields.Field):  # type: ignore[type-arg]
     def __init__(
         self, *, places: int, below: Decimal, positive: bool = False, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        # In JSON Schema: a number from the smallest step (or 0) to the largest one below
+        # ``below``; the places themselves are said in words (multipleOf is unreliable on
+        # binary floating point).
+        step = Decimal(1).scaleb(-places)
+        bounds = {"minimum": float(step if positive else 0), "maximum": float(below - step)}
+        super().__init__(**_declaring(kwargs, type="number", **bounds))
         self.places = places
         self.below = below
         self.positive = positive
@@ -309,6 +349,12 @@ class RecordType:
     def _schema(self) -> RecordSchema:
         return self.schema()
 
+    @cached_property
+    def _plan(self) -> Plan | None:
+        from schemas.canonical import compile_plan  # it builds on this module
+
+        return compile_plan(self._schema)
+
     @property
     def links_project(self) -> bool:
         """Whether records of this type carry a ``project_code`` naming a project."""
@@ -367,6 +413,17 @@ class RecordType:
                 {self.key_field: [f"Names '{sent_key}' but the record key is '{key}'."]}
             )
         body[self.key_field] = key
+        plan = self._plan
+        if plan is not None:
+            # one pass for a plainly valid body; anything else is for load and dump to decide
+            stored = plan.stored(body)
+            if stored is not None:
+                return stored
+        return self.canonical_by_schema(body)
+
+    def canonical_by_schema(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored form of ``body`` (its key in place) by the schema's ``load`` and
+        ``dump``: what defines it, and what answers with the errors."""
         loaded = self._schema.load(body)
         dumped: dict[str, Any] = self._schema.dump(loaded)
         unstorable = _unstorable_text(dumped)

@@ -41,7 +41,10 @@ class ProgressReportSchema(RecordSchema):
         required=True, metadata={"description": "<project_code>:<YYYY-MM>, e.g. 2503-...:2026-10"}
     )
     project_code = ProjectCode(required=True)
-    period = Period(required=True, metadata={"description": "The month reported, YYYY-MM."})
+    period = Period(
+        required=True,
+        metadata={"description": "The month reported, YYYY-MM.", "pattern": PERIOD_PATTERN.pattern},
+    )
     annual_plan = Money(
         required=True,
         metadata={"description": "This year's planned investment, units of 10,000 CNY."},

@@ -187,6 +187,21 @@ def test_hub_variables_that_are_not_settings_are_allowed(tmp_path: Path, instanc
     assert "TEST_DATABASE_URL" not in settings
 
 
+CONFIG_FOLDER = Path(__file__).resolve().parent.parent / "config"
+
+
+@pytest.mark.parametrize("name", ["hub.example.toml", "production.toml"])
+def test_the_shipped_example_configs_load_as_they_are(instance: Path, name: str) -> None:
+    # what an operator copies must start the hub, given the secrets that come from elsewhere
+    environ = {
+        "HUB_CONFIG": str(CONFIG_FOLDER / name),
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_OIDC_CLIENT_SECRET": "the-provider-client-secret",
+    }
+    settings = load_settings(instance, environ=environ)
+    assert settings["CONSOLE_IDLE_MINUTES"] >= 1
+
+
 def test_missing_config_file_is_a_config_error(tmp_path: Path, instance: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(

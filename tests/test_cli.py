@@ -35,11 +35,12 @@ from hub.audit.models import AuditEntry
 from hub.core.db import build_engine
 from hub.core.extensions import db
 from hub.core.migrate import alembic_config, head_revision
+from hub.demo import PLANS
 from tests.conftest import Run
 from tests.factories import PROJECT_CODE, parcel_data, project_data
 
 HUB_SCRIPT = Path(sys.executable).parent / "hub"
-DEMO_DEPARTMENTS = {"ndrc", "land", "finance", "approval"}
+DEMO_DEPARTMENTS = {"ndrc", "land", "finance", "approval", "office"}
 
 
 @pytest.fixture
@@ -724,7 +725,7 @@ def test_hub_init_demo_sets_up_a_working_embedded_hub_and_is_idempotent(
     bearer = {"Authorization": f"Bearer {response.json['access_token']}"}
     projects = client.get("/api/v1/records/project", headers=bearer)
     assert projects.status_code == 200, projects.json
-    assert len(projects.json["items"]) == 2
+    assert len(projects.json["items"]) == len(PLANS)
 
 
 def test_hub_init_says_when_it_migrates_an_older_database(tmp_path: Path) -> None:
@@ -769,8 +770,14 @@ LIST = ("departments", "list")
         pytest.param(
             LIST,
             {"HUB_SECRET_KEY": "short", "HUB_DATABASE_URL": "sqlite:///hub.sqlite3"},
-            "SECRET_KEY",
+            "HUB_SECRET_KEY must be at least 32 characters",
             id="short-secret",
+        ),
+        pytest.param(
+            LIST,
+            {"HUB_PAGE_SIZE_DEFAULT": "5000"},
+            "HUB_PAGE_SIZE_DEFAULT must not exceed PAGE_SIZE_MAX",
+            id="conflicting",
         ),
     ],
 )
@@ -787,12 +794,63 @@ def test_configuration_errors_stop_the_command_with_a_message_naming_them(
         assert not (tmp_path / "instance" / "secret_key").exists()
 
 
+def test_a_setting_from_the_config_file_is_named_with_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('secret_key = "short"\ndatabase_url = "sqlite:///hub.sqlite3"\n')
+    env = clean_environment(HUB_INSTANCE_PATH=str(tmp_path / "instance"), HUB_CONFIG=str(config))
+    run = run_hub(env, *LIST, cwd=tmp_path)
+    assert run.returncode != 0
+    assert "SECRET_KEY (in hub.toml) must be at least 32 characters" in run.stderr
+    assert "HUB_SECRET_KEY" not in run.stderr
+
+
 def test_help_before_init_lists_the_commands_without_a_traceback(tmp_path: Path) -> None:
     env = clean_environment(HUB_INSTANCE_PATH=str(tmp_path / "instance"))
     run = run_hub(env, "--help", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     for command in ("init", "serve", "departments", "keys"):
         assert command in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_commands_before_init_say_to_run_hub_init(tmp_path: Path) -> None:
+    secret = "s" * 40
+    database = f"sqlite:///{tmp_path / 'never-initialised.sqlite3'}"
+    env = clean_environment(HUB_SECRET_KEY=secret, HUB_DATABASE_URL=database)
+    for args in (("users", "list"), ("departments", "list"), ("serve", "--port", "1")):
+        run = run_hub(env, *args, cwd=tmp_path)
+        assert run.returncode == 1, (args, run.stderr)
+        assert "has no hub schema yet: run `hub init`" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
+
+
+def test_an_older_schema_is_named_with_what_to_do(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
+    assert run_hub(env, "init", cwd=tmp_path).returncode == 0
+    engine = build_engine(
+        f"sqlite:///{instance / 'hub.sqlite3'}", pool_size=1, echo=False, busy_timeout=5
+    )
+    alembic_command.downgrade(alembic_config(engine), "0004")
+    engine.dispose()
+    run = run_hub(env, "users", "list", cwd=tmp_path)
+    assert run.returncode == 1
+    assert f"is at migration 0004 and this hub needs {head_revision()}" in run.stderr
+    assert "run `hub init` to migrate it" in run.stderr
+
+
+def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once the probe closes
+    database = f"postgresql://hub:hunter2secret@127.0.0.1:{port}/hub"
+    env = clean_environment(HUB_SECRET_KEY="s" * 40, HUB_DATABASE_URL=database)
+    run = run_hub(env, *LIST, cwd=tmp_path)
+    assert run.returncode == 1
+    assert f"cannot reach the database at postgresql+psycopg://hub:***@127.0.0.1:{port}/hub" in (
+        run.stderr
+    )
+    assert "hunter2secret" not in run.stderr
     assert "Traceback" not in run.stderr
 
 

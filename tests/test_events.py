@@ -784,6 +784,17 @@ def test_compaction_never_moves_the_horizon_back(app, client, project, publish, 
     assert_problem(client.get(EVENTS, headers=headers("audit"), query_string={"after": 0}), 410)
 
 
+@pytest.mark.parametrize("old", [0, 1, 6, 12, 13])
+def test_compaction_finds_the_last_old_event_wherever_it_is(
+    app, project, publish, hub_cli, old: int
+):
+    for n in range(12):
+        publish("land_parcel", f"L-{n}", parcel_data())
+    assert hub_cli("events", "number").exit_code == 0
+    _age_events(app, through=old, days=100)
+    assert f"after {old}" in hub_cli("events", "compact", "--older-than", "30").stderr
+
+
 def test_events_number_command_numbers_pending_changes(app, client, project, headers, hub_cli):
     result = hub_cli("events", "number")
     assert (result.exit_code, result.stderr.strip()) == (0, "Numbered 1 events.")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import OTHER_PROJECT_CODE, parcel_data
+from tests.factories import OTHER_PROJECT_CODE, parcel_data, project_data
 from tests.record_helpers import API, assert_problem, event_count, history_of, record_url
 
 
@@ -247,6 +247,19 @@ def test_a_batch_item_with_an_impossible_key_is_refused_alone(client, project, h
     assert [r["status"] for r in response.json["results"]] == [422, 422, 201]
 
 
+@pytest.mark.parametrize("key", ["L\u0000x", "L\ud800x"])
+def test_an_impossible_key_published_once_in_a_batch_is_refused_alone(
+    client, project, headers, key
+):
+    # a plain publish (no condition, its key once) is locked and read with the batch's rows:
+    # an impossible key must not reach that statement (PostgreSQL refuses a NUL in text)
+    items = [{"key": key, "data": parcel_data()}, {"key": "L-1", "data": parcel_data()}]
+    response = batch(client, headers, items)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [r["status"] for r in response.json["results"]] == [422, 201]
+
+
 def test_batches_mixing_conditions_over_the_same_keys_do_not_deadlock(app, project, headers):
     land = headers("land")
     client = app.test_client()
@@ -321,3 +334,158 @@ def test_a_malformed_batch_is_422_naming_records(client, project, headers, body)
 
     problem = assert_problem(response, 422)
     assert any(name.split(".")[0] == "records" for name in problem["errors"]), problem
+
+
+def test_a_batch_s_changes_of_every_kind_are_versioned_in_request_order(
+    client, project, publish, headers
+):
+    # new, changed, unchanged and revived records, written together: their versions (and
+    # events) follow the request, whatever kind each is
+    for key in ("L-2", "L-3", "L-4"):
+        publish("land_parcel", key, parcel_data())
+    client.delete(record_url("land_parcel", "L-4"), headers=headers("land"))
+    feed = f"{API}/events?types=land_parcel"
+    seen = len(client.get(feed, headers=headers("land")).json["events"])
+
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": "L-4", "data": parcel_data(area_mu=40)},
+            {"key": "L-1", "data": parcel_data()},
+            {"key": "L-3", "data": parcel_data()},
+            {"key": "L-2", "data": parcel_data(area_mu=20)},
+            {"key": "L-0", "data": parcel_data()},
+        ],
+    )
+
+    results = response.json["results"]
+    assert [(r["key"], r["outcome"], r["version"]) for r in results] == [
+        ("L-4", "created", 3),
+        ("L-1", "created", 1),
+        ("L-3", "unchanged", 1),
+        ("L-2", "updated", 2),
+        ("L-0", "created", 1),
+    ]
+    events = client.get(feed, headers=headers("land")).json["events"][seen:]
+    assert [(e["subject"], e["data"]["version"]) for e in events] == [
+        ("land_parcel/L-4", 3),
+        ("land_parcel/L-1", 1),
+        ("land_parcel/L-2", 2),
+        ("land_parcel/L-0", 1),
+    ]
+    l2 = client.get(record_url("land_parcel", "L-2"), headers=headers("land")).json
+    assert (l2["version"], l2["data"]["area_mu"]) == (2, 20)
+
+
+def test_a_key_created_by_another_writer_after_the_batch_read_its_rows_is_published_over(
+    client, project, publish, headers, monkeypatch
+):
+    from hub.records import writes
+
+    # the batch reads no row for L-1, as if a single write created it just after
+    publish("land_parcel", "L-1", parcel_data())
+    read = writes.lock_batch
+    monkeypatch.setattr(
+        writes,
+        "lock_batch",
+        lambda connection, type_name, keys, rows: {
+            key: row for key, row in read(connection, type_name, keys, rows).items() if key != "L-1"
+        },
+    )
+
+    response = batch(
+        client,
+        headers,
+        [{"key": "L-1", "data": parcel_data(area_mu=30)}, {"key": "L-2", "data": parcel_data()}],
+    )
+
+    assert [(r["key"], r["outcome"], r["version"]) for r in response.json["results"]] == [
+        ("L-1", "updated", 2),
+        ("L-2", "created", 1),
+    ]
+    [updated, created] = history_of(client, headers, "land_parcel", "L-1")["items"]
+    assert (updated["version"], updated["changed_fields"]) == (2, ["area_mu"])
+
+
+def test_a_batch_item_of_a_tombstoned_project_is_refused_alone(client, project, publish, headers):
+    publish("project", OTHER_PROJECT_CODE, project_data(admin_division="330106"))
+    publish("land_parcel", "L-1", parcel_data(project_code=OTHER_PROJECT_CODE))
+    client.delete(record_url("land_parcel", "L-1"), headers=headers("land"))
+    client.delete(record_url("project", OTHER_PROJECT_CODE), headers=headers("ndrc"))
+
+    response = batch(
+        client,
+        headers,
+        [
+            {"key": "L-1", "data": parcel_data(project_code=OTHER_PROJECT_CODE)},
+            {"key": "L-2", "data": parcel_data(project_code=OTHER_PROJECT_CODE)},
+            {"key": "L-3", "data": parcel_data()},
+        ],
+    )
+
+    results = response.json["results"]
+    assert [r["status"] for r in results] == [422, 422, 201]
+    assert all(list(r["errors"]) == ["project_code"] for r in results[:2])
+    l1 = client.get(record_url("land_parcel", "L-1"), headers=headers("land")).json
+    assert (l1["deleted"], l1["version"]) == (True, 2)
+
+
+def test_a_batch_that_waited_for_another_sees_the_rows_it_created(
+    app, project, headers, monkeypatch
+):
+    # A second batch over the same keys waits for the first one's key locks; once they are
+    # its, it must read the rows the first one created (not the ones it could see when it
+    # started waiting), so its versions follow its own request order.
+    from hub.records import writes
+
+    land = headers("land")
+    written = threading.Event()
+    release = threading.Event()
+    write_set = writes.write_set
+
+    def held_open(*args: Any, **kwargs: Any) -> dict[str, int]:
+        ids = write_set(*args, **kwargs)
+        if not written.is_set():  # the first batch: hold its transaction open a moment
+            written.set()
+            release.wait(10)
+        return ids
+
+    monkeypatch.setattr(writes, "write_set", held_open)
+    answers: dict[str, Any] = {}
+
+    def send(name: str, records: list[dict[str, Any]]) -> None:
+        answers[name] = app.test_client().post(
+            f"{API}/records/land_parcel/batch", json={"records": records}, headers=land
+        )
+
+    first = threading.Thread(
+        target=send,
+        args=("first", [{"key": k, "data": parcel_data()} for k in ("L-1", "L-2")]),
+    )
+    first.start()
+    assert written.wait(10)
+    second = threading.Thread(
+        target=send,
+        args=("second", [{"key": k, "data": parcel_data(area_mu=70)} for k in ("L-2", "L-1")]),
+    )
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second batch waits for the first one's keys"
+    release.set()
+    first.join(30)
+    second.join(30)
+
+    assert [r["outcome"] for r in answers["first"].json["results"]] == ["created", "created"]
+    assert [(r["key"], r["outcome"], r["version"]) for r in answers["second"].json["results"]] == [
+        ("L-2", "updated", 2),
+        ("L-1", "updated", 2),
+    ]
+    client = app.test_client()
+    events = client.get(f"{API}/events?types=land_parcel", headers=land).json["events"]
+    assert [(e["subject"], e["data"]["version"]) for e in events] == [
+        ("land_parcel/L-1", 1),
+        ("land_parcel/L-2", 1),
+        ("land_parcel/L-2", 2),
+        ("land_parcel/L-1", 2),
+    ]

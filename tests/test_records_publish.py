@@ -340,3 +340,66 @@ def test_concurrent_writers_of_one_new_key_make_one_creation_and_a_dense_history
     assert [item["operation"] for item in history["items"]][-1] == "created"
     feed = client.get("/api/v1/events?types=land_parcel", headers=land).json["events"]
     assert [event["data"]["version"] for event in feed] == list(range(1, writers + 1))
+
+
+# --- the write statements on PostgreSQL's driver ------------------------------------------
+
+
+@pytest.fixture
+def on_postgres(app: Any) -> None:
+    from hub.core.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the single-record write statements run on the driver on PostgreSQL")
+
+
+@pytest.mark.parametrize("statement", ["WITH existing", "WITH written"])
+def test_a_database_failure_in_a_write_is_a_503_and_the_next_write_goes_through(
+    client, project, publish, headers, on_postgres, monkeypatch, statement
+):
+    import psycopg
+
+    publish("land_parcel", "L-1", parcel_data())
+    execute = psycopg.Cursor.execute
+
+    def timing_out(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(query, str) and query.startswith(statement):
+            raise psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", timing_out)
+    key = "L-2" if statement == "WITH existing" else "L-1"
+    refused = publish("land_parcel", key, parcel_data(area_mu=5))
+    monkeypatch.undo()
+    done = publish("land_parcel", key, parcel_data(area_mu=6))
+
+    assert_problem(refused, 503)
+    assert refused.headers["Retry-After"]
+    assert done.status_code in (200, 201), done.json
+    assert done.json["data"]["area_mu"] == 6
+
+
+def test_a_write_is_told_to_whoever_listens_to_the_engine(client, project, publish, on_postgres):
+    from sqlalchemy import event
+
+    from hub.core.extensions import db
+
+    seen: list[str] = []
+
+    def note(connection, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with client.application.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        created = publish("land_parcel", "L-1", parcel_data())
+        updated = publish("land_parcel", "L-1", parcel_data(area_mu=9))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+    assert (created.status_code, updated.status_code) == (201, 200)
+    assert updated.json["version"] == 2
+    assert any(statement.startswith("WITH existing") for statement in seen)
+    assert any(statement.startswith("WITH written") for statement in seen)

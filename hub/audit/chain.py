@@ -16,10 +16,21 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -50,6 +61,24 @@ _SEAL_ENTRY = (
     .where(AuditEntry.id == bindparam("entry_id"))
     .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
     .execution_options(synchronize_session=False)
+)
+# On PostgreSQL a round seals its entries in one statement, from one JSON document of seals,
+# rather than an UPDATE per entry.
+_SEALS = (
+    func.jsonb_to_recordset(bindparam("seals", type_=JSONB))
+    .table_valued(
+        column("entry_id", BigInteger),
+        column("seq", BigInteger),
+        column("prev_hash", String),
+        column("hash", String),
+    )
+    .render_derived(with_types=True)
+)
+_AUDIT = cast(Table, AuditEntry.__table__)
+_SEAL_ENTRIES = (
+    update(_AUDIT)
+    .where(_AUDIT.c.id == _SEALS.c.entry_id)
+    .values(seq=_SEALS.c.seq, prev_hash=_SEALS.c.prev_hash, hash=_SEALS.c.hash)
 )
 
 
@@ -120,7 +149,11 @@ def seal(session: Session, limit: int = SEAL_ROUND_SIZE, key: str | None = None)
         digest = entry_hash(entry, seq, prev_hash, _chain_key(head.keyed_from_seq, key, seq))
         sealed.append({"entry_id": entry.id, "seq": seq, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
-    session.connection().execute(_SEAL_ENTRY, sealed)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_SEAL_ENTRIES, {"seals": sealed})
+    else:
+        connection.execute(_SEAL_ENTRY, sealed)
     head.last_seq, head.last_hash = seq, prev_hash
     session.flush()
     return len(sealed)
@@ -237,6 +270,11 @@ def verify(
     )
 
 
+def configured_key() -> str | None:
+    """The key this hub chains (and verifies) with: AUDIT_CHAIN_KEY, or None for plain hashes."""
+    return current_app.config["AUDIT_CHAIN_KEY"] or None
+
+
 def seal_if_due() -> None:
     """Run a sealing round if this process has not run one for ``AUDIT_SEAL_INTERVAL``.
 
@@ -249,7 +287,7 @@ def seal_if_due() -> None:
     state["last_sealed"] = now
     try:
         with db.separate_unit_of_work() as session:
-            seal(session, key=current_app.config["AUDIT_CHAIN_KEY"] or None)
+            seal(session, key=configured_key())
     except SQLAlchemyError:
         logger.warning("Audit sealing round failed; the next one will retry", exc_info=True)
     except ChainKeyMissing as exc:

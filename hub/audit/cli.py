@@ -6,7 +6,6 @@ import re
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from hub.audit import chain
@@ -23,7 +22,7 @@ def audit_group() -> None:
 @audit_group.command("seal")
 def seal_command() -> None:
     """Chain every committed entry not yet sealed (the hub also does this as it runs)."""
-    key = current_app.config["AUDIT_CHAIN_KEY"] or None
+    key = chain.configured_key()
     try:
         total = db.in_rounds(lambda session: chain.seal(session, key=key), chain.SEAL_ROUND_SIZE)
     except chain.ChainKeyMissing as exc:
@@ -61,7 +60,7 @@ def verify_command(anchor: tuple[int, str] | None) -> None:
                 session,
                 progress=bar.update,
                 anchor=anchor,
-                key=current_app.config["AUDIT_CHAIN_KEY"] or None,
+                key=chain.configured_key(),
             )
     if not report.intact:
         where = f"entry {report.broken_at_seq}"

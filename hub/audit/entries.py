@@ -111,6 +111,9 @@ def _storable(value: Any) -> Any:
     Details quote what clients sent (keys, error messages naming values), and PostgreSQL's
     JSON refuses NUL; an entry must never fail for what it quotes.
     """
+    kind = type(value)
+    if kind in _PLAIN:  # most of what details hold (a batch names each item's status)
+        return value
     if isinstance(value, str):
         if "\x00" in value or not value.isprintable():
             value = value.replace("\x00", "\\u0000")
@@ -121,6 +124,10 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_storable(item) for item in value]
     return value
+
+
+# values stored as they are
+_PLAIN = frozenset({int, bool, float, type(None)})
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from hub.audit.entries import Actor, Entry, record
 from hub.auth.identity import Identity, key_actor
 from hub.auth.models import AccessKey, Department
-from hub.core.db import utcnow
+from hub.core.db import add_unique, utcnow
 from hub.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from schemas import registry
 
@@ -105,8 +105,7 @@ def add_department(
     if session.get(Department, department_id) is not None:
         raise Conflict(f"Department '{department_id}' already exists.")
     department = Department(id=department_id, name=name, publishes=_check_publishes(publishes))
-    session.add(department)
-    session.flush()
+    add_unique(session, department, Conflict(f"Department '{department_id}' already exists."))
     details = {"name": department.name, "publishes": department.publishes}
     record(session, Entry(actor, DEPARTMENT_CREATE, f"department/{department.id}", details), 201)
     return department

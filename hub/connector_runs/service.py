@@ -216,9 +216,14 @@ def latest_runs(session: Session, per_connector: int) -> list[ConnectorRuns]:
     return [ConnectorRuns(connector, by_connector[connector.name]) for connector, _ in bounds]
 
 
-def last_successes(session: Session, names: Collection[str]) -> dict[str, datetime]:
+def last_successes(
+    session: Session, names: Collection[str], *, before: datetime | None = None
+) -> dict[str, datetime]:
     """When each of the connectors ``names`` last finished a run that succeeded, in one query
-    (a connector that never did is left out): its latest runs may all have failed."""
+    (a connector that never did is left out): its latest runs may all have failed.
+
+    ``before``: the last success finished before that moment (as it stood then).
+    """
     if not names:
         return {}
     query = (
@@ -226,6 +231,8 @@ def last_successes(session: Session, names: Collection[str]) -> dict[str, dateti
         .where(ConnectorRun.connector.in_(names), ConnectorRun.status == "succeeded")
         .group_by(ConnectorRun.connector)
     )
+    if before is not None:
+        query = query.where(ConnectorRun.finished_at < before)
     return {name: finished for name, finished in session.execute(query) if finished is not None}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,48 @@ from flask_babel.speaklater import LazyString
 
 @dataclass(frozen=True)
 class Section:
-    """A menu entry: its page, its label, the scopes any one of which shows it, and the other
-    pages that belong to it."""
+    """A menu entry: its page, its label, the scopes any one of which shows it, the other
+    pages that belong to it, and its own navigation (``children``, sections themselves: shown
+    under the header on the section's pages, each by its own scopes)."""
 
     endpoint: str
     label: LazyString
     needs: frozenset[str]
     pages: tuple[str, ...] = ()
+    children: tuple[Section, ...] = ()
+
+    def shown(self, scopes: frozenset[str], pages: Iterable[str]) -> bool:
+        """Whether the section shows for ``scopes``, its page being among ``pages``."""
+        return bool(scopes & self.needs) and self.endpoint in pages
+
+    def here(self, endpoint: str | None) -> bool:
+        """Whether ``endpoint`` is one of the section's pages (its children's included)."""
+        return (
+            endpoint == self.endpoint
+            or endpoint in self.pages
+            or any(child.here(endpoint) for child in self.children)
+        )
+
+
+# The supervision area (DESIGN §6): the office and leaders (``supervision``) see it all; an
+# officer (``records:write``) the board of the projects its department serves, and their pages.
+SUPERVISION_BOARD = Section(
+    "console.supervision",
+    _l("Board"),
+    frozenset({"supervision", "records:write"}),
+    ("console.supervision_project",),
+)
+SUPERVISION_CHILDREN = (
+    SUPERVISION_BOARD,
+    Section("console.supervision_summary", _l("Summary"), frozenset({"supervision"})),
+    Section(
+        "console.scorecard",
+        _l("Scorecard"),
+        frozenset({"supervision"}),
+        ("console.scorecard_department",),
+    ),
+    Section("console.dispatch", _l("Dispatch report"), frozenset({"supervision"})),
+)
 
 
 SECTIONS = (
@@ -28,7 +64,12 @@ SECTIONS = (
         frozenset({"records:read"}),
         ("console.project", "console.record_history"),
     ),
-    Section("console.supervision", _l("Supervision"), frozenset({"supervision"})),
+    Section(
+        "console.supervision",
+        _l("Supervision"),
+        frozenset({"supervision", "records:write"}),
+        children=SUPERVISION_CHILDREN,
+    ),
     Section(
         "console.grants",
         _l("Sharing requests"),
@@ -69,15 +110,30 @@ SECTIONS = (
 
 
 def nav_items() -> list[dict[str, Any]]:
-    """The menu for the current user, the current page's section marked active."""
+    """The menu for the current user, the current page's section marked active; a section's
+    own navigation (``children``) when it has more than one page this user may open (a page
+    shows once its endpoint exists: areas built later join the menu by themselves)."""
     scopes = g.identity.scopes
     pages = current_app.view_functions
-    return [
-        {
+    items = []
+    for section in SECTIONS:
+        if not section.shown(scopes, pages):
+            continue
+        item: dict[str, Any] = {
             "endpoint": section.endpoint,
             "label": str(section.label),
-            "active": request.endpoint == section.endpoint or request.endpoint in section.pages,
+            "active": section.here(request.endpoint),
         }
-        for section in SECTIONS
-        if scopes & section.needs and section.endpoint in pages
-    ]
+        children = [
+            {
+                "endpoint": child.endpoint,
+                "label": str(child.label),
+                "active": child.here(request.endpoint),
+            }
+            for child in section.children
+            if child.shown(scopes, pages)
+        ]
+        if len(children) > 1:
+            item["children"] = children
+        items.append(item)
+    return items

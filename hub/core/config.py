@@ -6,9 +6,11 @@ and settings that contradict each other stop the app at start with a message nam
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import os
+import re
 import secrets
 import tomllib
 import urllib.parse
@@ -126,6 +128,9 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCHER_CONCURRENCY": 16,
     # seconds a dispatcher works one subscription before giving others a turn
     "DISPATCHER_TURN_SECONDS": 2.0,
+    # seconds a dispatcher's lease outlasts a turn and its last delivery's timeout: how long
+    # after a dispatcher dies (killed, not stopped) another takes over its subscriptions
+    "DISPATCHER_LEASE_MARGIN_SECONDS": 30.0,
     # seconds an endpoint has to answer a delivery
     "WEBHOOK_TIMEOUT": 10.0,
     # seconds before each retry of a failed delivery; when they run out the subscription is
@@ -272,6 +277,7 @@ def _validate(settings: dict[str, Any]) -> None:
         "CONNECTOR_RUN_RETENTION_DAYS",
         "DISPATCHER_CONCURRENCY",
         "DISPATCHER_TURN_SECONDS",
+        "DISPATCHER_LEASE_MARGIN_SECONDS",
         "WEBHOOK_TIMEOUT",
         "PASSWORD_HASH_TIME_COST",
         "CONSOLE_IDLE_MINUTES",
@@ -462,10 +468,42 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Merge the layers into one validated dict of settings."""
+    """Merge the layers into one validated dict of settings.
+
+    A problem names each setting as the operator set it: ``HUB_SECRET_KEY`` for one from the
+    environment, ``SECRET_KEY (in config.toml)`` for one from the config file.
+    """
     settings = merge_layers(instance_path, overrides, environ)
-    _validate(settings)
+    try:
+        _validate(settings)
+    except ConfigError as exc:
+        named = _as_set(str(exc), environ if environ is not None else os.environ)
+        raise ConfigError(named) from exc
     return settings
+
+
+_SETTING_NAME = re.compile(r"\b[A-Z][A-Z0-9_]*[A-Z0-9]\b")
+
+
+def _as_set(message: str, environ: Mapping[str, str]) -> str:
+    """``message`` with each setting it names named as the operator set it."""
+    config_file = environ.get("HUB_CONFIG")
+    from_file: set[str] = set()
+    if config_file:
+        with contextlib.suppress(ConfigError):
+            from_file = set(_from_file(Path(config_file)))
+
+    def named(match: re.Match[str]) -> str:
+        name = match.group(0)
+        if name not in DEFAULTS:
+            return name
+        if f"{ENV_PREFIX}{name}" in environ:
+            return f"{ENV_PREFIX}{name}"
+        if name in from_file:
+            return f"{name} (in {Path(str(config_file)).name})"
+        return name
+
+    return _SETTING_NAME.sub(named, message)
 
 
 def uses_embedded_database(database_url: str) -> bool:

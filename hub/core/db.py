@@ -24,6 +24,7 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result, create_engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -84,6 +85,17 @@ def mark_log_changed(session: Session) -> None:
     """Note that ``session``'s unit of work changes the log: :data:`log_committed` is sent
     when it commits."""
     session.info[_LOG_CHANGED] = True
+
+
+def add_unique(session: Session, row: Any, taken: Exception) -> None:
+    """Insert ``row``, raising ``taken`` if another unit of work committed the same unique key
+    first: a check before the insert cannot see a writer that has not committed yet."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        raise taken from exc
 
 
 def rowcount(result: Result[Any]) -> int:

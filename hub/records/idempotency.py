@@ -31,7 +31,8 @@ PARAMETER = {
     "name": HEADER,
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
+    # 1-255 characters, not all white space (HTTP trims what surrounds a header's value)
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     "description": "Repeat a write safely: a repeat with the same key gets the first response.",
 }
 

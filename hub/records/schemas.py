@@ -11,11 +11,13 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from hub.core.calendar import work_calendar
+from hub.core.openapi import from_settings
 from hub.core.pagination import MAX_ID
 from hub.core.wire import PageQuerySchema, UtcDateTime
 from hub.records.models import Record, RecordState, RecordVersion
 from hub.sharing.policy import ReaderView
 from schemas import RecordType, registry
+from schemas.base import KEY_RULE
 from schemas.workdays import WorkCalendar
 
 CALENDAR_WARNINGS_DESCRIPTION = (
@@ -97,16 +99,27 @@ class HistoryPageSchema(ma.Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class BatchItemSchema(ma.Schema):
-    """One record of a batch publish."""
+def _batch_key() -> fields.String:
+    return fields.String(
+        required=True, metadata={"description": KEY_RULE, "minLength": 1, "maxLength": 128}
+    )
 
-    key = fields.String(required=True)
+
+def _if_match() -> fields.String:
+    return fields.String(metadata={"description": "Expected current version, as If-Match."})
+
+
+class BatchItemSchema(ma.Schema):
+    """One record of a batch publish: its data, or ``deleted`` (the document describes an
+    item as one of BatchPut and BatchDelete, each type's own)."""
+
+    key = _batch_key()
     data = fields.Dict(metadata={"description": "The record; required unless `deleted`."})
     deleted = fields.Boolean(
         load_default=False,
         metadata={"description": "Tombstone the record instead, as DELETE would; omit `data`."},
     )
-    if_match = fields.String(metadata={"description": "Expected current version, as If-Match."})
+    if_match = _if_match()
 
     @ma.validates_schema
     def _data_or_deleted(self, item: dict[str, Any], **kwargs: Any) -> None:
@@ -116,6 +129,23 @@ class BatchItemSchema(ma.Schema):
             raise ma.ValidationError("Missing data for required field.", "data")
 
 
+class BatchPutSchema(ma.Schema):
+    """A batch item that creates or replaces a record, as PUT would."""
+
+    key = _batch_key()
+    data = fields.Dict(required=True, metadata={"description": "The record."})
+    deleted = fields.Boolean(metadata={"enum": [False]})
+    if_match = _if_match()
+
+
+class BatchDeleteSchema(ma.Schema):
+    """A batch item that tombstones a record, as DELETE would."""
+
+    key = _batch_key()
+    deleted = fields.Boolean(required=True, metadata={"enum": [True]})
+    if_match = _if_match()
+
+
 class BatchInSchema(ma.Schema):
     """A batch publish request."""
 
@@ -123,7 +153,10 @@ class BatchInSchema(ma.Schema):
         fields.Nested(BatchItemSchema),
         required=True,
         validate=validate.Length(min=1, error="Send at least one record."),
-        metadata={"description": "At most BATCH_MAX_RECORDS (500 unless configured) records."},
+        metadata={
+            "description": "At least one record, at most BATCH_MAX_RECORDS.",
+            **from_settings(maxItems="BATCH_MAX_RECORDS"),
+        },
     )
 
     @ma.validates("records")

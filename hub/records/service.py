@@ -232,9 +232,13 @@ def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
 
 
 def _first_version(
-    identity: Identity, record_type: RecordType, key: str, data: dict[str, Any]
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    data: dict[str, Any],
+    now: datetime | None = None,
 ) -> RecordState:
-    now = utcnow()
+    now = now or utcnow()
     return RecordState(
         id=0,
         type=record_type.name,
@@ -285,7 +289,11 @@ def _lock_or_create(
 
 
 def _next_version(
-    record: RecordState, identity: Identity, record_type: RecordType, data: dict[str, Any]
+    record: RecordState,
+    identity: Identity,
+    record_type: RecordType,
+    data: dict[str, Any],
+    now: datetime | None = None,
 ) -> tuple[RecordState, Status, list[str]]:
     """``record`` with ``data`` as its next version: the new state, whether that creates the
     record again (after a tombstone) or updates it, and the fields that changed."""
@@ -299,7 +307,7 @@ def _next_version(
         version=record.version + 1,
         deleted=False,
         published_by=identity.department_id,
-        updated_at=utcnow(),
+        updated_at=now or utcnow(),
     )
     return new, operation, changed
 
@@ -382,37 +390,52 @@ def publish_many(
     refusal is the item's result and does not stop the others. The batch is recorded as one
     ``record.batch`` entry naming each item's status.
 
-    Plain publishes (no condition, a key that appears once) are written set-wise: one lock
-    of all their rows, one insert of the new ones, one update of the changed ones and one
-    insert of the versions, instead of a statement or two per record. The rest go one by one
-    in their place, so versions (and events) follow the request's order; only a key created
-    by a single write racing the batch is written after the rest of its group.
+    Plain publishes (no condition, a key that appears once) are validated first, then written
+    set-wise: their rows are locked and read right after the batch's key locks, and written
+    with their versions in one statement (``writes.write_set``), instead of a statement or two
+    per record. The rest go one by one in their place, so versions (and events) follow the
+    request's order; only a key created by a single write racing the batch is written after
+    the rest of its group. A department that may not publish the type locks nothing.
     """
     results: list[Outcome | HubError | None] = [None] * len(items)
-    # All the batch's keys at once, in one order, before any row lock: then a batch never
-    # waits for another batch while holding a row lock the other needs.
-    items = [replace(item, key=normalize_key(item.key)) for item in items]
-    valid_keys = [item.key for item in items if is_valid_key(item.key)]
-    writes.lock_keys(session.connection(), record_type.name, valid_keys)
+    items = [_normalized(item) for item in items]
+    repeated = _repeated_keys(items)
+    may_publish = identity.may_publish(record_type.name)
+    # validated before any lock is taken, so that locks are held only while writing
+    validated: dict[int, dict[str, Any] | HubError] = {}
+    for index, item in enumerate(items):
+        if may_publish and _is_plain(item, repeated):
+            try:
+                validated[index] = _canonical(record_type, item.key, item.data)
+            except HubError as error:
+                validated[index] = error
+    # the locks of all the batch's keys (an invalid key is the item's 422, and may hold what
+    # no database column takes: a NUL), and the rows of the valid plain publishes
+    valid_keys = [item.key for item in items if is_valid_key(item.key)] if may_publish else []
+    candidates = {items[i].key for i, data in validated.items() if isinstance(data, dict)}
+    current = writes.lock_batch(
+        session.connection(), record_type.name, valid_keys, sorted(candidates)
+    )
     departments = DepartmentCheck(session)
     departments.look_up_records(record_type, (item.data for item in items if not item.deleted))
-    repeated = _repeated_keys(items)
     plain: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def write_plain() -> None:
-        for index, result in _publish_set(session, identity, record_type, plain).items():
+        for index, result in _publish_set(session, identity, record_type, plain, current).items():
             results[index] = result
         plain.clear()
 
     for index, item in enumerate(items):
-        if item.deleted or item.if_match is not None or item.key in repeated:
+        if not _is_plain(item, repeated):
             # written in its place, so the change log keeps the request's order
             write_plain()
             results[index] = _one(session, identity, record_type, item, departments)
             continue
         try:
             _require_publisher(identity, record_type)
-            data = _canonical(record_type, item.key, item.data)
+            data = validated[index]
+            if isinstance(data, HubError):
+                raise data
             departments.require(record_type, data)
             plain[item.key] = (index, data)
         except HubError as error:
@@ -426,6 +449,16 @@ def publish_many(
     entry = Entry(identity.actor, BATCH, record_type.name)
     record_entry(session, entry, 200, results=statuses)
     return outcomes
+
+
+def _is_plain(item: BatchItem, repeated: set[str]) -> bool:
+    """Whether ``item`` is a plain publish: data, no condition, its key once in the batch."""
+    return not item.deleted and item.if_match is None and item.key not in repeated
+
+
+def _normalized(item: BatchItem) -> BatchItem:
+    key = normalize_key(item.key)
+    return item if key == item.key else replace(item, key=key)
 
 
 def _status_of(outcome: Outcome | HubError) -> int:
@@ -463,52 +496,57 @@ def _publish_set(
     identity: Identity,
     record_type: RecordType,
     plain: Mapping[str, tuple[int, dict[str, Any]]],
+    current: Mapping[str, RecordState],
 ) -> dict[int, Outcome | HubError]:
-    """Publish validated records of distinct keys, with a few statements for all of them."""
+    """Publish validated records of distinct keys, whose rows ``current`` holds locked (or
+    does not hold: they are new), in one statement for all of them."""
     if not plain:
         return {}
-    connection = session.connection()
-    current = writes.lock_many(connection, record_type.name, sorted(plain))
-    codes = {key: _project_code_of(record_type, key, data) for key, (_, data) in plain.items()}
-    live = (
-        writes.live_projects(connection, set(codes.values())) if record_type.links_project else None
-    )
     results: dict[int, Outcome | HubError] = {}
-    created: list[tuple[int, RecordState]] = []
-    changed: list[tuple[int, RecordState, Status, list[str]]] = []
-    for key, (index, data) in plain.items():
+    # in request order: the versions follow it
+    changes: list[tuple[int, RecordState, writes.Revision]] = []
+    now = utcnow()
+    for key, (index, data) in sorted(plain.items(), key=lambda entry: entry[1][0]):
         record = current.get(key)
-        if record is not None and not record.deleted and record.data == data:
+        if record is None:
+            first = _first_version(identity, record_type, key, data, now)
+            revision = writes.Revision("created", sorted(data), identity.key_id)
+            changes.append((index, first, revision))
+        elif not record.deleted and record.data == data:
             results[index] = Outcome(record, "unchanged")
-        elif live is not None and codes[key] not in live:
-            results[index] = _no_such_project(codes[key])
-        elif record is None:
-            created.append((index, _first_version(identity, record_type, key, data)))
         else:
-            changed.append((index, *_next_version(record, identity, record_type, data)))
-    # in key order, as the rows were locked
-    ids = writes.insert_many(connection, sorted((r for _, r in created), key=lambda r: r.key))
-    versions: list[tuple[int, RecordState, writes.Revision]] = []
-    raced = []
-    for index, record in created:
-        if record.key not in ids:
-            raced.append((index, record))
-            continue
-        record = replace(record, id=ids[record.key])
-        revision = writes.Revision("created", sorted(record.data), identity.key_id)
-        versions.append((index, record, revision))
-        results[index] = Outcome(record, "created")
-    writes.update_many(connection, [record for _, record, _, _ in changed])
-    for index, record, operation, fields in changed:
-        versions.append((index, record, writes.Revision(operation, fields, identity.key_id)))
-        results[index] = Outcome(record, operation)
-    versions.sort(key=lambda version: version[0])
-    writes.insert_versions(connection, [(record, revision) for _, record, revision in versions])
-    if versions:
+            new, operation, fields = _next_version(record, identity, record_type, data, now)
+            changes.append((index, new, writes.Revision(operation, fields, identity.key_id)))
+    if not changes:
+        return results
+    links = record_type.links_project
+    written = writes.write_set(
+        session.connection(),
+        [(record, revision) for _, record, revision in changes],
+        require_live_project=links,
+    )
+    if written:
         mark_log_changed(session)
-    for index, record in sorted(raced, key=lambda raced_item: raced_item[1].key):
-        # a concurrent writer created it first: publish over it the usual way
-        results[index] = _one(session, identity, record_type, BatchItem(record.key, record.data))
+    missed = [(index, record) for index, record, _ in changes if record.key not in written]
+    live = (
+        writes.live_projects(session.connection(), {record.project_code for _, record in missed})
+        if missed and links
+        else None
+    )
+    for index, record, revision in changes:
+        record_id = written.get(record.key)
+        if record_id is not None:
+            record.id = record_id  # a new record's, or the same
+            status: Status = "created" if revision.operation == "created" else "updated"
+            results[index] = Outcome(record, status)
+        elif live is not None and record.project_code not in live:
+            results[index] = _no_such_project(record.project_code)
+    for index, record in sorted(missed, key=lambda missed_item: missed_item[1].key):
+        if index not in results:
+            # a concurrent writer created it first: publish over it the usual way
+            results[index] = _one(
+                session, identity, record_type, BatchItem(record.key, record.data)
+            )
     return results
 
 

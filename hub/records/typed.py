@@ -16,9 +16,11 @@ from functools import cache
 import marshmallow as ma
 from marshmallow import fields
 
+from hub.core.openapi import one_of
 from hub.records.schemas import (
+    BatchDeleteSchema,
     BatchInSchema,
-    BatchItemSchema,
+    BatchPutSchema,
     HistoryPageSchema,
     RecordOutSchema,
     RecordPageSchema,
@@ -73,13 +75,14 @@ def typed_schemas(record_type: RecordType) -> TypedSchemas:
         HistoryPageSchema,
         {"items": fields.List(fields.Nested(version))},
     )
-    item = _subclass(
-        f"{prefix}BatchItemSchema",
-        BatchItemSchema,
-        {"data": fields.Nested(data, metadata={"description": "Required unless `deleted`."})},
+    # an item publishes the type's data, or tombstones: one of two shapes
+    put = _subclass(
+        f"{prefix}BatchPutSchema",
+        BatchPutSchema,
+        {"data": fields.Nested(data, required=True, metadata={"description": "The record."})},
     )
     records = copy.copy(BatchInSchema._declared_fields["records"])
-    records.inner = fields.Nested(item)  # type: ignore[attr-defined]
+    records.inner = fields.Raw(metadata=one_of(put, BatchDeleteSchema))  # type: ignore[attr-defined]
     batch = _subclass(f"{prefix}BatchInSchema", BatchInSchema, {"records": records})
     return TypedSchemas(
         data=data, patch=patch, record=record, page=page, history=history, batch=batch

@@ -6,19 +6,18 @@ from functools import cache
 from typing import Any
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 
+from hub.core.openapi import HubMarshmallowPlugin
 from schemas import registry
-from schemas.base import DecimalNumber
 
 
 def _converter() -> Any:
-    # A resolver that names nothing inlines nested schemas: one self-contained JSON Schema.
-    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)  # type: ignore[arg-type,return-value]
+    # A resolver that names nothing inlines nested schemas: one self-contained JSON Schema,
+    # written as the OpenAPI document's (portable patterns).
+    plugin = HubMarshmallowPlugin({}, schema_name_resolver=lambda schema: None)
     APISpec("record types", "1", "3.1.0", plugins=[plugin])
     converter = plugin.converter
     assert converter is not None, "APISpec initialises the plugin's converter"
-    converter.map_to_openapi_type(DecimalNumber, "number", None)  # type: ignore[no-untyped-call]
     return converter
 
 

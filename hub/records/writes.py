@@ -8,8 +8,10 @@ own, its audit entry. What differs between databases sits behind one seam, :clas
 - PostgreSQL writes it all in one statement of data-modifying CTEs: creating a record locks the
   key's existing row or, if there is none, inserts the row, its version and its entry
   (``lock_or_insert``); changing one updates the row and inserts the version and the entry
-  selected from what the update returned (``update``). A batch first takes an advisory lock per
-  key, in one order, so crossing batches queue instead of deadlocking.
+  selected from what the update returned (``update``). A batch takes an advisory lock per key,
+  in one order, so crossing batches queue instead of deadlocking, then locks and reads its
+  current rows (``lock_batch``); then it writes all its new and changed rows and their
+  versions in one statement, from one JSON document of rows (``write_set``).
 - SQLite, which has no round trips to save and runs one writer at a time, runs the statements
   one after another.
 
@@ -22,16 +24,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, literal, select, text, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    column,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.audit.entries import ENTRY_COLUMNS
 from hub.audit.models import AuditEntry
 from hub.records.models import Record, RecordState, RecordVersion
 
+_PG = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 RECORDS = cast(Table, Record.__table__)
 VERSIONS = cast(Table, RecordVersion.__table__)
 AUDIT = cast(Table, AuditEntry.__table__)
@@ -170,7 +194,57 @@ def _params(record: RecordState, revision: Revision) -> dict[str, Any]:
     return params
 
 
+def _driver_params(record: RecordState, revision: Revision) -> dict[str, Any]:
+    """:func:`_params` as the driver takes them: documents wrapped as jsonb."""
+    params = _params(record, revision)
+    for name in _DOCUMENT_PARAMS:
+        if name in params:
+            params[name] = Jsonb(params[name])
+    return params
+
+
+_DOCUMENT_PARAMS = ("new_data", "changed_fields", "audit_details")
 _BOTH = (False, True)
+
+
+class _OnDriver:
+    """A PostgreSQL statement compiled once and run on the driver's cursor.
+
+    SQLAlchemy's execute processes every parameter and builds the result's metadata and row
+    factory on each call: for the single-record write statements, with two dozen parameters
+    and a row of eleven columns, about 0.1 ms of Python, a twentieth of a whole publish
+    request (bench/publish.py). These statements never change, so that work is done once
+    here: the caller passes parameters as the driver takes them (documents wrapped as jsonb,
+    aware datetimes) and reads a plain tuple. Errors are SQLAlchemy's as from any statement
+    (a lost connection invalidates the pool), and while anything listens to the engine's
+    statements (a test, a tracer) the statement goes through SQLAlchemy, so that it is told.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        compiled = statement.compile(dialect=_PG)
+        self.sql = str(compiled)
+        # the values the statement binds itself (its literals)
+        self._fixed = {
+            name: value
+            for name, value in compiled.construct_params(_check=False).items()
+            if value is not None
+        }
+
+    def one(self, connection: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The statement's one row (or None) for ``params``."""
+        params = {**self._fixed, **params}
+        if connection._has_events or connection.engine._has_events:
+            row = connection.exec_driver_sql(self.sql, params).one_or_none()
+            return None if row is None else tuple(row)
+        cursor = None
+        try:
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(self.sql, params)
+            found: tuple[Any, ...] | None = cursor.fetchone()
+            cursor.close()
+        except Exception as error:
+            connection._handle_dbapi_exception(error, self.sql, params, cursor, None)
+        return found
 
 
 class Dialect:
@@ -197,10 +271,48 @@ class Dialect:
         """Write ``record``'s new state, its version and audit entry; see :func:`update`."""
         raise NotImplementedError
 
-    def lock_keys(self, connection: Connection, record_type: str, keys: list[str]) -> None:
-        """Serialise writers of ``keys`` until the transaction ends (where needed)."""
+    def lock_batch(
+        self, connection: Connection, record_type: str, keys: list[str], rows: list[str]
+    ) -> dict[str, RecordState]:
+        """Serialise writers of ``keys`` until the transaction ends (where needed); the
+        current rows of ``rows`` (some of ``keys``) by key, locked as long."""
+        if not rows:
+            return {}
+        found = connection.execute(_LOCK_MANY, {"type": record_type, "keys": rows})
+        return {row.key: RecordState(**row._mapping) for row in found}
 
-    def insert_many(self, connection: Connection, records: list[RecordState]) -> dict[str, int]:
+    def write_set(
+        self, connection: Connection, changes: list[tuple[RecordState, Revision]], guarded: bool
+    ) -> dict[str, int]:
+        """Write locked rows and new ones with their versions; see :func:`write_set`."""
+        if guarded:
+            live = live_projects(connection, {record.project_code for record, _ in changes})
+            changes = [change for change in changes if change[0].project_code in live]
+        created = sorted((record for record, _ in changes if not record.id), key=_by_key)
+        written = self._insert_many(connection, created)
+        changed = [record for record, _ in changes if record.id]
+        if changed:
+            connection.execute(
+                _UPDATE_BY_ID,
+                [
+                    {
+                        "record_id": r.id,
+                        **{f"new_{name}": getattr(r, name) for name in _UPDATED_COLUMNS},
+                    }
+                    for r in changed
+                ],
+            )
+            written.update((record.key, record.id) for record in changed)
+        versions = [
+            _version_row(replace(record, id=written[record.key]), revision)
+            for record, revision in changes
+            if record.key in written
+        ]
+        if versions:
+            connection.execute(_INSERT_VERSION, versions)
+        return written
+
+    def _insert_many(self, connection: Connection, records: list[RecordState]) -> dict[str, int]:
         """Insert new record rows; their ids by key, leaving out keys a concurrent writer
         created first (their rows are not overwritten)."""
         if not records:
@@ -222,14 +334,14 @@ class PostgresDialect(Dialect):
     insert = staticmethod(pg_insert)
 
     def __init__(self) -> None:
-        # by (guarded, audited): statements are built once
+        # by (guarded, audited): statements are built (and compiled) once
         self._update = {
-            (guarded, audited): self._row_and_version(_row_update(guarded), audited)
+            (guarded, audited): _OnDriver(self._row_and_version(_row_update(guarded), audited))
             for guarded in _BOTH
             for audited in _BOTH
         }
         self._lock_or_insert = {
-            (guarded, audited): self._lock_or_insert_statement(guarded, audited)
+            (guarded, audited): _OnDriver(self._lock_or_insert_statement(guarded, audited))
             for guarded in _BOTH
             for audited in _BOTH
         }
@@ -263,34 +375,216 @@ class PostgresDialect(Dialect):
         self, connection: Connection, record: RecordState, revision: Revision, *, guarded: bool
     ) -> tuple[RecordState | None, bool]:
         statement = self._lock_or_insert[guarded, revision.audit is not None]
-        row = connection.execute(statement, _params(record, revision)).one_or_none()
+        row = statement.one(connection, _driver_params(record, revision))
         if row is None:
             return None, False
-        values = dict(row._mapping)
-        created = values.pop("created")
-        return RecordState(**values), created
+        *values, created = row
+        found = RecordState(*values)
+        found.created_at = found.created_at.astimezone(UTC)
+        found.updated_at = found.updated_at.astimezone(UTC)
+        return found, created
 
     def update(
         self, connection: Connection, record: RecordState, revision: Revision, *, guarded: bool
     ) -> int | None:
         statement = self._update[guarded, revision.audit is not None]
-        record_id: int | None = connection.execute(statement, _params(record, revision)).scalar()
-        return record_id
+        row = statement.one(connection, _driver_params(record, revision))
+        return None if row is None else int(row[0])
 
-    # A batch first takes a transaction-scoped advisory lock per key, all in one order. Row
-    # locks alone cannot order a batch's creations: two batches creating the same new keys
-    # each wait on the other's uncommitted rows as they go, and a third makes a cycle. The
-    # locks are taken as the aggregate reads the sorted ids; pg_advisory_xact_lock is volatile
-    # and parallel-restricted, so it is neither pushed below the sort nor run in a worker.
-    _LOCK_KEYS = text(
-        "SELECT count(pg_advisory_xact_lock(lock_id)) FROM ("
-        " SELECT DISTINCT hashtextextended(:type || '/' || key, 0) AS lock_id"
-        " FROM unnest(CAST(:keys AS text[])) AS key ORDER BY lock_id"
-        ") AS ids"
+    def lock_batch(
+        self, connection: Connection, record_type: str, keys: list[str], rows: list[str]
+    ) -> dict[str, RecordState]:
+        connection.execute(_KEY_LOCKS, {"type": record_type, "lock_keys": keys})
+        if not rows:
+            return {}
+        found = connection.execute(_LOCK_BATCH, {"type": record_type, "keys": rows})
+        return {row.key: RecordState(**row._mapping) for row in found}
+
+    def write_set(
+        self, connection: Connection, changes: list[tuple[RecordState, Revision]], guarded: bool
+    ) -> dict[str, int]:
+        if not changes:
+            return {}
+        first_record, first_revision = changes[0]
+        params = {
+            "set_rows": [
+                {
+                    "ord": n,
+                    "id": record.id or None,
+                    "key": record.key,
+                    "project_code": record.project_code,
+                    "version": record.version,
+                    "data": record.data,
+                    "operation": revision.operation,
+                    "changed_fields": revision.changed_fields,
+                }
+                for n, (record, revision) in enumerate(changes)
+            ],
+            # what a batch's changes share: its type, publisher, key and time
+            "set_type": first_record.type,
+            "set_published_by": first_record.published_by,
+            "set_now": first_record.updated_at,
+            "set_key_id": first_revision.key_id,
+        }
+        assert all(
+            (record.type, record.published_by, record.updated_at, revision.key_id)
+            == (
+                first_record.type,
+                first_record.published_by,
+                first_record.updated_at,
+                first_revision.key_id,
+            )
+            for record, revision in changes
+        ), "a set write shares its type, publisher, time and key"
+        return {row.key: row.id for row in connection.execute(_WRITE_SET[guarded], params)}
+
+
+# A batch takes a transaction-scoped advisory lock per key, all in one order, then locks and
+# reads its rows. Row locks alone cannot order a batch's creations: two batches creating the
+# same new keys each wait on the other's uncommitted rows as they go, and a third makes a
+# cycle. The locks are taken as the aggregate reads the sorted ids; pg_advisory_xact_lock is
+# volatile and parallel-restricted, so it is neither pushed below the sort nor run in a
+# worker. The rows are read by the next statement: a statement sees what had committed when it
+# began, and one that began before a lock it waited for would miss the rows the batch it
+# waited for created.
+# The keys travel as JSON arrays: the driver adapts a list to an array element by element, in
+# Python, a tenth of a millisecond per hundred keys.
+_KEY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(lock_id)) AS taken FROM ("
+    " SELECT DISTINCT hashtextextended(:type || '/' || key, 0) AS lock_id"
+    " FROM jsonb_array_elements_text(:lock_keys) AS key ORDER BY lock_id"
+    ") AS ids"
+).bindparams(bindparam("lock_keys", type_=JSONB))
+# The keys are joined to the rows, so each is one lookup in the (type, key) index whatever
+# the planner thinks of the table's size.
+_WANTED = (
+    func.jsonb_array_elements_text(bindparam("keys", type_=JSONB))
+    .table_valued(column("key", String), name="wanted")
+    .render_derived()
+)
+_LOCK_BATCH = (
+    select(RECORDS)
+    .join_from(
+        _WANTED,
+        RECORDS,
+        and_(RECORDS.c.type == bindparam("type", type_=String), RECORDS.c.key == _WANTED.c.key),
     )
+    .order_by(RECORDS.c.key)
+    .with_for_update(of=RECORDS)
+)
 
-    def lock_keys(self, connection: Connection, record_type: str, keys: list[str]) -> None:
-        connection.execute(self._LOCK_KEYS, {"type": record_type, "keys": keys})
+
+def _write_set_statement(guarded: bool) -> Any:
+    """One statement writing a batch's changes: new rows (``id`` null) and locked rows with
+    their new state, each with its version, the versions in the order of the rows given.
+
+    Returns the key and id of every row written; a new row whose key a concurrent writer
+    created first, or (``guarded``) whose project is not live, is not written.
+    """
+    given = select(
+        func.jsonb_to_recordset(bindparam("set_rows", type_=JSONB))
+        .table_valued(
+            column("ord", Integer),
+            column("id", BigInteger),
+            column("key", String),
+            column("project_code", String),
+            column("version", Integer),
+            column("data", JSONB),
+            column("operation", String),
+            column("changed_fields", JSONB),
+        )
+        .render_derived(with_types=True)
+    ).cte("given")
+    shared = {
+        "type": bindparam("set_type", type_=RECORDS.c.type.type),
+        "published_by": bindparam("set_published_by", type_=RECORDS.c.published_by.type),
+        "now": bindparam("set_now", type_=RECORDS.c.updated_at.type),
+        "key_id": bindparam("set_key_id", type_=VERSIONS.c.key_id.type),
+    }
+    guard = []
+    if guarded:
+        # each project named, looked up once by its key
+        codes = select(given.c.project_code).distinct().subquery("codes")
+        live = (
+            select(RECORDS.c.key)
+            .join_from(
+                codes,
+                RECORDS,
+                and_(RECORDS.c.type == "project", RECORDS.c.key == codes.c.project_code),
+            )
+            .where(RECORDS.c.deleted.is_(False))
+            .cte("live")
+        )
+        guard = [given.c.project_code.in_(select(live.c.key))]
+    new_values = {
+        "type": shared["type"],
+        "key": given.c.key,
+        "project_code": given.c.project_code,
+        "version": given.c.version,
+        "data": given.c.data,
+        "published_by": shared["published_by"],
+        "created_at": shared["now"],
+        "updated_at": shared["now"],
+        "deleted": false(),
+    }
+    assert set(new_values) == set(_INSERTED_COLUMNS), "a new row sets every column"
+    returned = [RECORDS.c[name] for name in ("id", "key", "project_code", "version", "data")]
+    inserted = (
+        pg_insert(RECORDS)
+        .from_select(
+            list(new_values),
+            select(*new_values.values()).where(given.c.id.is_(None), *guard).order_by(given.c.key),
+        )
+        .on_conflict_do_nothing(index_elements=["type", "key"])
+        .returning(*returned)
+        .cte("inserted")
+    )
+    changed_values = {
+        "project_code": given.c.project_code,
+        "version": given.c.version,
+        "data": given.c.data,
+        "deleted": false(),
+        "published_by": shared["published_by"],
+        "updated_at": shared["now"],
+    }
+    assert set(changed_values) == set(_UPDATED_COLUMNS), "a changed row sets every column"
+    updated = (
+        update(RECORDS)
+        .where(RECORDS.c.id == given.c.id, *guard)
+        .values(changed_values)
+        .returning(*returned)
+        .cte("updated")
+    )
+    written = union_all(select(*inserted.c), select(*updated.c)).cte("written")
+    version_values = {
+        "record_id": written.c.id,
+        "record_type": shared["type"],
+        "record_key": written.c.key,
+        "project_code": written.c.project_code,
+        "version": written.c.version,
+        "data": written.c.data,
+        "deleted": false(),
+        "published_by": shared["published_by"],
+        "created_at": shared["now"],
+        "operation": given.c.operation,
+        "changed_fields": given.c.changed_fields,
+        "key_id": shared["key_id"],
+    }
+    assert set(version_values) == {*VERSION_FROM_RECORD, *VERSION_FROM_REVISION}
+    versions = (
+        insert(VERSIONS)
+        .from_select(
+            list(version_values),
+            select(*version_values.values())
+            .join_from(written, given, written.c.key == given.c.key)
+            .order_by(given.c.ord),
+        )
+        .cte("versions")
+    )
+    return select(written.c.key, written.c.id).add_cte(versions)
+
+
+_WRITE_SET = {guarded: _write_set_statement(guarded) for guarded in _BOTH}
 
 
 class SQLiteDialect(Dialect):
@@ -380,40 +674,34 @@ def update_record(
     return _dialect(connection).update(connection, record, revision, guarded=require_live_project)
 
 
-def lock_keys(connection: Connection, record_type: str, keys: list[str]) -> None:
-    """Serialise writers of ``keys`` (of any batch) until the transaction ends."""
-    _dialect(connection).lock_keys(connection, record_type, keys)
+def lock_batch(
+    connection: Connection, record_type: str, keys: list[str], rows: list[str]
+) -> dict[str, RecordState]:
+    """Serialise writers of ``keys`` (of any batch) until the transaction ends, and lock and
+    read the current rows of ``rows`` (some of ``keys``): the existing ones, by key.
+
+    Every batch takes the locks of all its keys first, in one order, before any row lock:
+    then a batch never waits for another batch while holding a row lock the other needs.
+    """
+    return _dialect(connection).lock_batch(connection, record_type, keys, rows)
 
 
-def lock_many(connection: Connection, record_type: str, keys: list[str]) -> dict[str, RecordState]:
-    """The current rows of ``keys``, by key, locked until the transaction ends."""
-    rows = connection.execute(_LOCK_MANY, {"type": record_type, "keys": keys})
-    return {row.key: RecordState(**row._mapping) for row in rows}
+def write_set(
+    connection: Connection,
+    changes: list[tuple[RecordState, Revision]],
+    *,
+    require_live_project: bool,
+) -> dict[str, int]:
+    """Write many records of one type by one publisher at one time, each with its version,
+    the versions in the order of ``changes``: a record with id 0 is a new row, any other the
+    locked row's new state.
+
+    Returns the ids of the records written, by key. A new record whose key a concurrent
+    writer created first is not written (its row is not overwritten), nor (with
+    ``require_live_project``) one whose project is missing or tombstoned.
+    """
+    return _dialect(connection).write_set(connection, changes, require_live_project)
 
 
-def insert_many(connection: Connection, records: list[RecordState]) -> dict[str, int]:
-    """Insert new record rows; their ids by key (see :meth:`Dialect.insert_many`)."""
-    return _dialect(connection).insert_many(connection, records)
-
-
-def update_many(connection: Connection, records: list[RecordState]) -> None:
-    """Write the new state of existing, locked record rows."""
-    if records:
-        connection.execute(
-            _UPDATE_BY_ID,
-            [
-                {
-                    "record_id": r.id,
-                    **{f"new_{name}": getattr(r, name) for name in _UPDATED_COLUMNS},
-                }
-                for r in records
-            ],
-        )
-
-
-def insert_versions(connection: Connection, versions: list[tuple[RecordState, Revision]]) -> None:
-    """Insert the version rows of written records, each with its revision."""
-    if versions:
-        connection.execute(
-            _INSERT_VERSION, [_version_row(record, revision) for record, revision in versions]
-        )
+def _by_key(record: RecordState) -> str:
+    return record.key

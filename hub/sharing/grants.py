@@ -215,6 +215,21 @@ def list_grants(
     return newest_first(session, query, Grant.id, limit, before_id)
 
 
+def grants_due(session: Session, since: datetime, until: datetime) -> list[Grant]:
+    """Every grant whose owner had to answer in ``[since, until)`` (its ``respond_by``), by
+    owner and id: what an owner's promptness is judged on (supervision's scorecard).
+
+    Only applications made before ``until`` are listed; whether and when each was answered
+    is in ``decided_at`` (and a withdrawal in ``revoked_at``, without a decision).
+    """
+    query = (
+        select(Grant)
+        .where(Grant.respond_by >= since, Grant.respond_by < until, Grant.requested_at < until)
+        .order_by(Grant.owner_id, Grant.id)
+    )
+    return list(session.scalars(query))
+
+
 def get_grant(
     session: Session,
     identity: Identity,

@@ -9,6 +9,11 @@ unconfirmed event again (at-least-once). Each delivery is sent and recorded by t
 (``hub.subscriptions.retries``), and when it runs out the subscription is marked ``failing``
 and keeps its cursor; 410 from an endpoint pauses it.
 
+Idle subscriptions. A claim takes only subscriptions with an event their filter may accept
+(``hub.subscriptions.leases``), so one that waits for a type nobody publishes costs nothing
+per commit; every ``IDLE_ADVANCE`` seconds the claiming loop moves such subscriptions' cursors
+to the head in one statement, so their lag stays honest and the claim's probes short.
+
 Fairness. A turn lasts at most ``DISPATCHER_TURN_SECONDS``; a subscription with more to
 deliver goes back to the queue, which is ordered by when each is due. Endpoints that answer
 slowly (or not at all) may hold at most half of the delivery threads, so however many there
@@ -38,8 +43,6 @@ from hub.subscriptions.leases import Leases
 from hub.subscriptions.webhooks import Attempt, Sender
 
 logger = logging.getLogger(__name__)
-# a lease outlasts a turn and its last delivery by this much
-LEASE_MARGIN = 30.0
 # an endpoint whose answers take longer than this (smoothed), or than a quarter of the
 # timeout if that is less, counts as slow
 SLOW_SECONDS = 1.0
@@ -49,6 +52,8 @@ IDLE_RECHECK = 0.25
 ROUND_GAP = 0.02
 # endpoints whose answer times a dispatcher remembers
 ANSWER_TIMES_KEPT = 10_000
+# seconds at most between two moves of idle subscriptions' cursors to the head
+IDLE_ADVANCE = 2.0
 
 
 class Dispatcher:
@@ -64,7 +69,9 @@ class Dispatcher:
         self.slow_after: float = min(SLOW_SECONDS, timeout / 4)
         self.timeout = timeout
         self.poll_interval: float = settings["EVENTS_POLL_INTERVAL"]
-        self.leases = Leases(self.owner, timedelta(seconds=self.turn + timeout + LEASE_MARGIN))
+        # a lease outlasts a turn and its last delivery by the margin
+        margin: float = settings["DISPATCHER_LEASE_MARGIN_SECONDS"]
+        self.leases = Leases(self.owner, timedelta(seconds=self.turn + timeout + margin))
         self.sender = Sender(timeout, self.concurrency)
         self.courier = Courier(app, self.leases, self.sender, metrics.delivery_metrics(app))
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="hub-delivery")
@@ -73,6 +80,7 @@ class Dispatcher:
         self._answer_time: dict[int, float] = {}
         self._wake = threading.Event()
         self._idle_until = 0.0
+        self._advance_at = 0.0
         self._listening = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -166,6 +174,10 @@ class Dispatcher:
                     self._in_flight.add(subscription_id)
                 future = self._pool.submit(self._work, subscription_id)
                 future.add_done_callback(self._finished(subscription_id))
+        now = time.monotonic()
+        if now >= self._advance_at:
+            self._advance_at = now + IDLE_ADVANCE
+            self.leases.advance_idle()
         return leases.seconds_until_next_due(self.poll_interval)
 
     def _listen(self, wanted: bool) -> None:

@@ -25,7 +25,9 @@ from hub.subscriptions.schemas import (
     DeliveryQuerySchema,
     PulledEventsSchema,
     PullQuerySchema,
+    ReplayAfterSchema,
     ReplayInSchema,
+    ReplaySinceSchema,
     RotateSecretInSchema,
     SecretSchema,
     SubscriptionCreatedSchema,
@@ -139,6 +141,14 @@ def resume_subscription(subscription_id: int) -> dict[str, Any]:
 @audited(service.REPLAY, TARGET)
 @require_scope("subscriptions")
 @blp.arguments(ReplayInSchema)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"oneOf": [ReplayAfterSchema, ReplaySinceSchema]}}
+        },
+    }
+)
 @blp.response(200, SubscriptionOutSchema)
 def replay_subscription(body: dict[str, Any], subscription_id: int) -> dict[str, Any]:
     """Deliver again every event after a sequence, or since a time."""

@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from hub.core.openapi import from_settings, schema_keywords
+from hub.core.openapi import from_settings
 from hub.core.wire import PageQuerySchema, UtcDateTime
 from hub.events.schemas import FeedPageSchema, feed_page_size
 from hub.subscriptions.models import Subscription
@@ -19,6 +19,8 @@ from schemas.base import UNSTORABLE_TEXT
 from schemas.project import CATEGORIES
 
 MAX_URL = 2000
+# 0 to 65535
+PORT_PATTERN = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
 MAX_TYPES = 32
 
 
@@ -42,8 +44,10 @@ class FilterSchema(ma.Schema):
 
 
 def _endpoint_pattern(settings: Mapping[str, Any]) -> str:
-    """The schemes the hub delivers to, as the document states them."""
-    return "^https?://" if settings["WEBHOOK_ALLOW_HTTP"] else "^https://"
+    """What an endpoint URL looks like, as the document states it: the schemes the hub
+    delivers to, then a host name without credentials (and a port, a path...)."""
+    scheme = "https?" if settings["WEBHOOK_ALLOW_HTTP"] else "https"
+    return f"^{scheme}://[A-Za-z0-9.-]+(:{PORT_PATTERN})?([/?#].*)?$"
 
 
 class SubscriptionInSchema(ma.Schema):
@@ -68,12 +72,40 @@ class SubscriptionInSchema(ma.Schema):
     )
 
 
-@schema_keywords(oneOf=[{"required": ["after"]}, {"required": ["since"]}])
-class ReplayInSchema(ma.Schema):
-    """Where to deliver from again: after a sequence, or since a time."""
+def _replay_after(required: bool = False) -> fields.Integer:
+    return fields.Integer(
+        required=required,
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Deliver again every event after this sequence."},
+    )
 
-    after = fields.Integer(strict=True, validate=validate.Range(min=0))
-    since = UtcDateTime(metadata={"description": "ISO 8601 with offset."})
+
+def _replay_since(required: bool = False) -> UtcDateTime:
+    return UtcDateTime(
+        required=required,
+        metadata={"description": "Deliver again every event since this time (ISO 8601)."},
+    )
+
+
+class ReplayAfterSchema(ma.Schema):
+    """Deliver again after a sequence."""
+
+    after = _replay_after(required=True)
+
+
+class ReplaySinceSchema(ma.Schema):
+    """Deliver again since a time."""
+
+    since = _replay_since(required=True)
+
+
+class ReplayInSchema(ma.Schema):
+    """Where to deliver from again: after a sequence, or since a time; exactly one of them,
+    so the document describes the body as one of ReplayAfter and ReplaySince."""
+
+    after = _replay_after()
+    since = _replay_since()
 
     @ma.validates_schema
     def _one_of(self, data: dict[str, Any], **kwargs: Any) -> None:

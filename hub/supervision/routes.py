@@ -1,10 +1,12 @@
-"""The supervision API (DESIGN §6): the board, one project, the summary; ``supervision`` scope."""
+"""The supervision API (DESIGN §6): the board, one project, the summary, the scorecard and the
+dispatch report; ``supervision`` scope."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from hub.auth.guard import audited, require_scope
@@ -12,14 +14,22 @@ from hub.core.extensions import db
 from hub.core.http import city_today
 from hub.core.wire import decode_cursor, encode_cursor, page_limit
 from hub.sharing.readers import reader
+from hub.supervision import dispatch as dispatch_report
+from hub.supervision import scorecard as scorecards
 from hub.supervision import service
+from hub.supervision.downloads import report_file
+from hub.supervision.report_xlsx import MEDIA_TYPE as XLSX
 from hub.supervision.rules import rules
 from hub.supervision.schemas import (
     AsOfQuerySchema,
     BoardQuerySchema,
     BoardSchema,
     CursorSchema,
+    DispatchQuerySchema,
+    DispatchSchema,
     ProjectViewSchema,
+    ScorecardQuerySchema,
+    ScorecardSchema,
     SummaryQuerySchema,
     SummarySchema,
 )
@@ -108,3 +118,68 @@ def summary(**query: Any) -> service.Summary:
     """The projects as of a day by group: counts by status, annual plan, invested, rate."""
     as_of, today = _days(query.get("as_of"))
     return service.summary(db.session, rules(), as_of, today, query["group_by"])
+
+
+@blp.route("/scorecard", methods=["GET"])
+@audited(scorecards.SCORECARD)
+@require_scope(SCOPE)
+@blp.arguments(ScorecardQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, ScorecardSchema)
+def scorecard(**query: Any) -> scorecards.Scorecard:
+    """Each department over a period: permits decided within their statutory working days,
+    grant requests answered in time, coordination items resolved by their due date, progress
+    reports on time, and its connectors' last success; every figure with its cases."""
+    today = city_today()
+    start, end = query.get("start"), query.get("end")
+    if start is None or end is None:
+        start, end = scorecards.last_full_month(today)
+    return scorecards.scorecard(
+        db.session,
+        rules(),
+        start,
+        end,
+        today,
+        grant_response_days=current_app.config["GRANT_RESPONSE_DAYS"],
+    )
+
+
+_REPORT_RESPONSE = {
+    "description": "The report: JSON (format=json), a printable HTML page without scripts "
+    "(format=html), or an XLSX workbook with a sheet per section (format=xlsx).",
+    "content": {
+        "application/json": {"schema": DispatchSchema},
+        "text/html": {"schema": {"type": "string"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@blp.route("/dispatch", methods=["GET"])
+@audited(dispatch_report.DISPATCH)
+@require_scope(SCOPE)
+@blp.arguments(DispatchQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, DispatchSchema)
+@blp.doc(responses={"200": _REPORT_RESPONSE})
+def dispatch(**query: Any) -> dispatch_report.Dispatch | Response:
+    """The monthly progress dispatch report (调度通报) as of the month's last day: totals and
+    rates, the red and yellow projects with reasons and leaders, coordination items opened
+    and closed, and the scorecard; as JSON, printable HTML or XLSX."""
+    today = city_today()
+    period = query.get("period") or scorecards.last_full_month(today)[0].strftime("%Y-%m")
+    settings = rules()
+    report = dispatch_report.dispatch(
+        db.session,
+        settings,
+        period,
+        today,
+        grant_response_days=current_app.config["GRANT_RESPONSE_DAYS"],
+    )
+    if query["format"] == "json":
+        return report
+    rendered = report_file(DispatchSchema().dump(report), query["format"], settings.zone)
+    html = query["format"] == "html"
+    return Response(
+        rendered.content,
+        mimetype=rendered.mimetype,
+        headers=rendered.headers(attachment=not html),
+    )

@@ -9,9 +9,11 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from hub.core.wire import PageQuerySchema
+from hub.supervision.dispatch import FORMATS
 from hub.supervision.service import GROUP_BY, STATUSES
 from hub.supervision.signals import CODES
 from schemas.base import DivisionCode, IsoDate, one_of
+from schemas.progress_report import Period
 from schemas.project import CATEGORIES
 
 # the days a view can be asked about: the years record types accept
@@ -220,4 +222,244 @@ class SummarySchema(ma.Schema):
     group_by = fields.String()
     groups = fields.List(fields.Nested(GroupTallySchema))
     totals = fields.Nested(TallySchema)
+    calendar_warnings = CALENDAR_WARNINGS
+
+
+# --- the scorecard --------------------------------------------------------------------------
+
+# the longest period a scorecard covers
+SCORECARD_MAX_DAYS = 366
+
+
+class ScorecardQuerySchema(ma.Schema):
+    """The period a scorecard covers: both days, or neither for the last full month."""
+
+    start = IsoDate(
+        data_key="from",
+        validate=_within_years,
+        metadata={"description": "YYYY-MM-DD, the period's first day (with `to`)."},
+    )
+    end = IsoDate(
+        data_key="to",
+        validate=_within_years,
+        metadata={
+            "description": "YYYY-MM-DD, the period's last day, included; the scorecard is "
+            "taken as the records stood at its end. Without `from` and `to`: the last full "
+            "month."
+        },
+    )
+
+    @ma.validates_schema
+    def _a_period(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("start"), data.get("end")
+        if start is None and end is not None:
+            raise ma.ValidationError("Required with `to`.", "from")
+        if end is None and start is not None:
+            raise ma.ValidationError("Required with `from`.", "to")
+        if start is not None and end is not None:
+            if end < start:
+                raise ma.ValidationError("Must not be before `from`.", "to")
+            if (end - start).days >= SCORECARD_MAX_DAYS:
+                raise ma.ValidationError(
+                    f"The period may be at most {SCORECARD_MAX_DAYS} days long.", "to"
+                )
+
+
+class ScorecardCaseSchema(ma.Schema):
+    """One case a figure counts."""
+
+    type = fields.String(
+        metadata={"description": "permit, grant, coordination_item or progress_report."}
+    )
+    key = fields.String(metadata={"description": "The record's key, or the grant's id."})
+    project_code = fields.String(allow_none=True)
+    outcome = fields.String(
+        metadata={
+            "description": "in_time, late, or pending_overdue (a permit still pending past its "
+            "limit at the period's end, outside the share)."
+        }
+    )
+    due = fields.Date(
+        metadata={
+            "description": "When it was due: a permit's last statutory working day, a grant's "
+            "respond_by day, an item's due_date, a report's due working day."
+        }
+    )
+    done = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "When it was done: decided, answered, resolved, first published; "
+            "null if not by the period's end."
+        },
+    )
+    days_late = fields.Integer(
+        metadata={"description": "Calendar days late; for a permit, working days over its limit."}
+    )
+    working_days = fields.Integer(
+        allow_none=True, metadata={"description": "Permits: the working days it took."}
+    )
+    statutory_days = fields.Integer(allow_none=True)
+    href = fields.String(metadata={"description": "The API path of the record or grant."})
+
+
+class ScorecardFigureSchema(ma.Schema):
+    """One figure of a department: its cases judged in time or late, the share in time, and
+    the cases (the late ones first)."""
+
+    total = fields.Integer(metadata={"description": "Cases judged (in time + late)."})
+    in_time = fields.Integer()
+    late = fields.Integer()
+    share = fields.Float(
+        allow_none=True, metadata={"description": "In time, percent of total; null without any."}
+    )
+    cases = fields.List(fields.Nested(ScorecardCaseSchema))
+    truncated = fields.Boolean(
+        metadata={"description": "Whether more cases were counted than are listed."}
+    )
+
+
+class PermitFigureSchema(ScorecardFigureSchema):
+    """Permits decided in the period within their statutory working days."""
+
+    median_working_days = fields.Float(allow_none=True)
+    pending_overdue = fields.Integer(
+        metadata={"description": "Permits still pending past their limit at the period's end."}
+    )
+
+
+class ConnectorSuccessSchema(ma.Schema):
+    """A connector of the department and when it last succeeded (as of the period's end)."""
+
+    name = fields.String()
+    last_success = fields.DateTime(allow_none=True)
+
+
+class DepartmentScoreSchema(ma.Schema):
+    """One department's figures over the period."""
+
+    department = fields.String()
+    name = fields.String()
+    rank = fields.Integer(allow_none=True, metadata={"description": "1 is best; ties share."})
+    score = fields.Float(
+        allow_none=True,
+        metadata={"description": "Percent of all its judged cases handled in time."},
+    )
+    cases = fields.Integer(metadata={"description": "Its judged cases, all figures."})
+    permits = fields.Nested(PermitFigureSchema)
+    grants = fields.Nested(ScorecardFigureSchema)
+    coordination_items = fields.Nested(ScorecardFigureSchema)
+    progress_reports = fields.Nested(ScorecardFigureSchema)
+    connectors = fields.List(fields.Nested(ConnectorSuccessSchema))
+
+
+class ScorecardSchema(ma.Schema):
+    """The departments' scorecard over a period, best first."""
+
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")
+    as_of = fields.Date()
+    grant_response_days = fields.Integer(
+        metadata={"description": "The days a grant owner has to answer (current setting)."}
+    )
+    report_due_workday = fields.Integer(
+        metadata={"description": "The working day of the next month a report is due by."}
+    )
+    departments = fields.List(fields.Nested(DepartmentScoreSchema))
+    calendar_warnings = CALENDAR_WARNINGS
+
+
+# --- the dispatch report ------------------------------------------------------------------------
+
+
+class DispatchQuerySchema(ma.Schema):
+    """The month of a dispatch report and its format."""
+
+    period = Period(
+        metadata={"description": "YYYY-MM (default: the last full month); as of its last day."}
+    )
+    format = fields.String(
+        load_default="json",
+        validate=one_of(FORMATS),
+        metadata={"description": "json, html (printable) or xlsx."},
+    )
+
+
+class DispatchTotalsSchema(TallySchema):
+    """Every project: counts and shares by status (percent), this year's plan and investment
+    (10,000 CNY), the completion rate and the share of the year elapsed (序时进度)."""
+
+    green_share = fields.Float(allow_none=True)
+    yellow_share = fields.Float(allow_none=True)
+    red_share = fields.Float(allow_none=True)
+    time_share = fields.Float(allow_none=True)
+    points_behind = fields.Float(
+        allow_none=True,
+        metadata={"description": "time_share less rate, in points (negative when ahead)."},
+    )
+
+
+class MonthInvestmentSchema(ma.Schema):
+    """This year's investment at a month's end (10,000 CNY; rates in percent)."""
+
+    period = fields.String()
+    annual_plan = Amount()
+    planned_to_date = Amount(metadata={"description": "annual_plan × time_share."})
+    invested_this_year = Amount()
+    rate = fields.Float(allow_none=True)
+    time_share = fields.Float()
+
+
+class ListedProjectSchema(ma.Schema):
+    """A red or yellow project, its leader and its reasons."""
+
+    project_code = fields.String()
+    name = fields.String()
+    admin_division = fields.String()
+    stage = fields.String()
+    lead_department = fields.String()
+    responsible_leader = fields.Nested(ResponsibleLeaderSchema, allow_none=True)
+    status = fields.String()
+    signals = fields.List(fields.Nested(SignalSchema))
+
+
+class ItemLineSchema(ma.Schema):
+    """A coordination item (its open fields)."""
+
+    item_id = fields.String()
+    project_code = fields.String()
+    project_name = fields.String()
+    title = fields.String()
+    factor = fields.String()
+    meeting = fields.String(allow_none=True)
+    raised_at = fields.String()
+    due_date = fields.String()
+    assigned_to = fields.List(fields.String())
+    status = fields.String()
+    resolved_at = fields.String(allow_none=True)
+
+
+class ItemsOfMonthSchema(ma.Schema):
+    """The problem list in the month."""
+
+    opened_count = fields.Integer()
+    closed_count = fields.Integer()
+    open_at_end = fields.Integer()
+    overdue_at_end = fields.Integer()
+    opened = fields.List(fields.Nested(ItemLineSchema))
+    closed = fields.List(fields.Nested(ItemLineSchema))
+
+
+class DispatchSchema(ma.Schema):
+    """The monthly progress dispatch report (调度通报) as of the month's last day."""
+
+    period = fields.String()
+    as_of = fields.Date()
+    title = fields.String()
+    totals = fields.Nested(DispatchTotalsSchema)
+    by_district = fields.List(fields.Nested(GroupTallySchema))
+    investment_by_month = fields.List(fields.Nested(MonthInvestmentSchema))
+    red = fields.List(fields.Nested(ListedProjectSchema))
+    yellow = fields.List(fields.Nested(ListedProjectSchema))
+    coordination_items = fields.Nested(ItemsOfMonthSchema)
+    scorecard = fields.Nested(ScorecardSchema)
     calendar_warnings = CALENDAR_WARNINGS

@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from hub.audit.entries import Actor
+from hub.core.db import utcnow
 from hub.core.extensions import db
 from hub.users import service
 from hub.users.models import User
@@ -30,7 +31,7 @@ def _read_password() -> str:
 
 def _line(user: User) -> str:
     state = "disabled" if user.disabled_at else "active"
-    sign_in = "sso" if user.oidc_subject else ("password" if user.password_hash else "invited")
+    sign_in = service.sign_in_method(user, utcnow()).replace("_", "-")
     fields = (user.username, user.department_id, user.role, state, sign_in, user.display_name)
     return "\t".join(fields)
 

@@ -18,8 +18,9 @@ import functools
 import hashlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from hub.audit.entries import Actor, Entry, record
 from hub.auth.identity import Identity
 from hub.auth.models import Department
-from hub.core.db import utcnow
+from hub.core.db import add_unique, utcnow
 from hub.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from hub.users.models import User
 
@@ -85,6 +86,33 @@ def user_actor(user: User) -> Actor:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# what would let a name pass for something else where it is shown: a line break in the
+# tab-separated `hub users list`, a right-to-left override in the console
+_HIDDEN_CHARACTER_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _hidden_characters(name: str) -> bool:
+    return any(unicodedata.category(char) in _HIDDEN_CHARACTER_CATEGORIES for char in name)
+
+
+def _check_display_name(name: str) -> None:
+    if _hidden_characters(name):
+        raise Unprocessable(
+            "Invalid name.",
+            errors={"display_name": ["One line of text, without control characters."]},
+        )
+
+
+def _one_line(name: str) -> str:
+    """A name from elsewhere (a sign-on provider's claim), its hidden characters spaces."""
+    if not _hidden_characters(name):
+        return name
+    shown = "".join(
+        " " if unicodedata.category(char) in _HIDDEN_CHARACTER_CATEGORIES else char for char in name
+    )
+    return " ".join(shown.split())
 
 
 def _check_password(password: str) -> None:
@@ -143,6 +171,7 @@ def add_user(
         raise Unprocessable("Invalid username.", errors={"username": [USERNAME_RULE]})
     _check_role(role)
     _check_department(session, department_id)
+    _check_display_name(display_name)
     if password is not None:
         _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -155,8 +184,7 @@ def add_user(
         password_hash=hasher(settings).hash(password) if password is not None else None,
     )
     token = _new_invitation(user) if password is None else None
-    session.add(user)
-    session.flush()
+    add_unique(session, user, Conflict(f"User '{username}' already exists."))
     details = {"department": department_id, "role": role, "invited": token is not None}
     record(session, Entry(actor, CREATE, f"user/{username}", details), 201)
     return user, token
@@ -194,6 +222,7 @@ def update_user(
     user = get_user(session, username, lock=True)
     changes: dict[str, Any] = {}
     if display_name is not None:
+        _check_display_name(display_name)
         user.display_name = changes["display_name"] = display_name
     if department_id is not None:
         _check_department(session, department_id)
@@ -211,6 +240,19 @@ def update_user(
     return user
 
 
+def sign_in_method(user: User, now: datetime) -> str:
+    """How ``user`` signs in: password, invited (or the invitation expired), single sign-on,
+    or not at all."""
+    if user.oidc_subject is not None:
+        return "single_sign_on"
+    if user.password_hash is not None:
+        return "password"
+    if user.invite_digest is not None:
+        expires = user.invite_expires_at
+        return "invited" if expires is not None and expires > now else "invitation_expired"
+    return "none"
+
+
 def reset_password(
     session: Session,
     actor: Actor,
@@ -221,6 +263,11 @@ def reset_password(
     """Set a user's password, or (without one) clear it and issue an invitation to set a new
     one; return the invitation's token, if any."""
     user = get_user(session, username, lock=True)
+    if user.oidc_subject is not None:
+        raise Conflict(
+            f"User {username} signs in through single sign-on: the identity provider keeps "
+            "their password, and the hub gives them none."
+        )
     user.sessions_valid_after = utcnow()  # whoever knew the old password is signed out
     token = None
     if password is not None:
@@ -328,13 +375,15 @@ def user_from_claims(
     _check_department(session, department_id)
     if not USERNAME_PATTERN.match(username):
         raise Unprocessable("Invalid username.", errors={"username": [USERNAME_RULE]})
+    name = _one_line(name)
     actor = Actor(f"user:{username}", department_id)
     user = session.scalar(select(User).where(User.oidc_subject == subject))
     if user is None:
+        taken = Conflict(
+            f"A user '{username}' exists already and is not tied to this sign-on identity."
+        )
         if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise Conflict(
-                f"A user '{username}' exists already and is not tied to this sign-on identity."
-            )
+            raise taken
         user = User(
             username=username,
             display_name=name or username,
@@ -343,8 +392,7 @@ def user_from_claims(
             role=role,
             password_hash=None,
         )
-        session.add(user)
-        session.flush()
+        add_unique(session, user, taken)
         details = {"department": department_id, "role": role, "single_sign_on": True}
         record(session, Entry(actor, CREATE, f"user/{username}", details), 201)
         return user

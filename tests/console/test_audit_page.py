@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
 from hub.audit import chain
-from hub.audit.models import AuditEntry
+from hub.audit.models import AuditEntry, AuditHead
 from hub.console.views import audit as audit_page
 from hub.core.extensions import db
 from tests.console.conftest import Browser
@@ -163,6 +163,20 @@ def test_verify_reports_an_intact_chain(app: Flask, history: Browser) -> None:
     assert f"{seq} sealed entries checked" in page
     assert digest in page
     assert "The chain is intact" not in text(history.get("/console/audit"))
+
+
+def test_verify_checks_a_keyed_chain_with_the_hubs_key(app: Flask, history: Browser) -> None:
+    app.config["AUDIT_CHAIN_KEY"] = "k" * 40
+    history.get("/console/departments")
+    added = history.post("/console/departments", {"id": "water", "name": "Water"})
+    assert added.status_code == 302
+    with app.app_context(), db.unit_of_work() as session:
+        chain.seal(session, key=chain.configured_key())
+        keyed_from = session.scalar(select(AuditHead.keyed_from_seq))
+    assert keyed_from is not None
+    page = verify(history)
+    assert "The chain is intact" in page
+    assert f"Entries from {keyed_from} on are keyed" in page
 
 
 def test_verify_reports_a_broken_chain_after_tampering(app: Flask, history: Browser) -> None:

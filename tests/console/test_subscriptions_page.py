@@ -311,6 +311,7 @@ def test_replay_since_a_day_starts_after_the_last_event_before_it(
     ],
 )
 def test_a_replay_that_cannot_be_done_keeps_what_was_typed_and_names_the_field(
+    app: Flask,
     officer: Browser,
     subscribe: Callable[..., dict[str, Any]],
     shown: Callable[..., dict[str, Any]],
@@ -335,6 +336,9 @@ def test_a_replay_that_cannot_be_done_keeps_what_was_typed_and_names_the_field(
         assert f'value="{typed}"' in body
     assert shown(created["id"])["cursor"] == 2
     assert "error-summary" in body
+    (entry,) = audited(app, "subscription.replay")
+    assert entry.outcome == 422
+    assert entry.target == f"subscription/{created['id']}"
 
 
 def test_a_replay_from_before_the_retained_log_is_refused(

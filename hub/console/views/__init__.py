@@ -15,6 +15,7 @@ AREAS = (
     "connectors",
     "audit",
     "supervision",
+    "reports",
 )
 
 

@@ -193,7 +193,7 @@ class UserForm(ma.Schema):
         validate=validate.Regexp(
             people.USERNAME_PATTERN,
             error=_l(
-                "Use 2 to 64 lower-case letters, digits, '.', '_' or '-', "
+                "Use 2 to 64 lower-case letters, digits, '.', '_', '@' or '-', "
                 "starting with a letter or digit."
             ),
         ),
@@ -520,19 +520,6 @@ def _invite_slot(username: str) -> str:
     return f"invite/{username}"
 
 
-def sign_in_method(user: User, now: datetime) -> str:
-    """How ``user`` signs in: password, invited (or the invitation expired), single sign-on,
-    or not at all."""
-    if user.oidc_subject is not None:
-        return "single_sign_on"
-    if user.password_hash is not None:
-        return "password"
-    if user.invite_digest is not None:
-        expires = user.invite_expires_at
-        return "invited" if expires is not None and expires > now else "invitation_expired"
-    return "none"
-
-
 def _user_state(user: User, disabled_departments: Iterable[str]) -> str:
     if user.disabled_at is not None:
         return "disabled"
@@ -564,7 +551,7 @@ def _users_page(status: int = 200, **context: Any) -> Page:
             {
                 "user": user,
                 "state": _user_state(user, disabled),
-                "sign_in": sign_in_method(user, now),
+                "sign_in": people.sign_in_method(user, now),
             }
             for user in people.list_users(db.session, department)
         ],
@@ -629,7 +616,7 @@ def _user_page(user: User, status: int = 200, **context: Any) -> Page:
         status,
         user=user,
         state=_user_state(user, _disabled_departments()),
-        sign_in=sign_in_method(user, utcnow()),
+        sign_in=people.sign_in_method(user, utcnow()),
         sign_in_labels=SIGN_IN_LABELS,
         role_labels=ROLE_LABELS,
         role_options=_role_options(),

@@ -124,7 +124,7 @@ def _verify_chain() -> chain.ChainReport:
     """
     db.end_read()
     with Session(db.engine) as reader:
-        return chain.verify(reader)
+        return chain.verify(reader, key=chain.configured_key())
 
 
 @blp.route("/audit/verify", methods=["POST"])
@@ -138,6 +138,7 @@ def verify_audit() -> Response:
         "unsealed": report.unsealed,
         "head_seq": report.head_seq,
         "head_hash": report.head_hash,
+        "keyed_from_seq": report.keyed_from_seq,
         "broken_at_seq": report.broken_at_seq,
         "broken_entry_id": report.broken_entry_id,
         "problem": report.problem,

@@ -145,19 +145,29 @@ class FieldShown:
 
 @dataclass
 class Milestone:
-    """A milestone on the project's timeline."""
+    """A milestone on a project's timeline (the project page's and supervision's)."""
 
     name: str
-    planned_date: str
+    planned_date: str | None
     actual_date: str | None
     status: str
-    days_late: int | None = None
+    status_label: str = ""
+    kind: str = ""
+    days_late: int = 0
     finished_days_late: int | None = None
 
     @property
     def late(self) -> bool:
         """Delayed, or not done past its planned date."""
         return self.status == "delayed" or bool(self.days_late)
+
+
+def finished_days_late(planned: str | None, actual: str | None) -> int | None:
+    """How many days after ``planned`` a milestone was done at ``actual`` (None if not late)."""
+    planned_day, actual_day = _day(planned), _day(actual)
+    if planned_day is None or actual_day is None or actual_day <= planned_day:
+        return None
+    return (actual_day - planned_day).days
 
 
 @dataclass
@@ -252,20 +262,26 @@ def milestones_of(data: Mapping[str, Any], today: date) -> list[Milestone]:
     """The project's milestones by planned date, with how late each is."""
     timeline = []
     for item in data.get("milestones") or []:
-        milestone = Milestone(
-            name=str(item.get("name", "")),
-            planned_date=str(item.get("planned_date", "")),
-            actual_date=item.get("actual_date"),
-            status=str(item.get("status", "pending")),
+        planned, actual = item.get("planned_date"), item.get("actual_date")
+        status = str(item.get("status", "pending"))
+        planned_day = _day(planned)
+        days_late = (
+            (today - planned_day).days
+            if planned_day is not None and status != "done" and planned_day < today
+            else 0
         )
-        planned, actual = _day(milestone.planned_date), _day(milestone.actual_date)
-        if planned is not None:
-            if milestone.status != "done" and planned < today:
-                milestone.days_late = (today - planned).days
-            if actual is not None and actual > planned:
-                milestone.finished_days_late = (actual - planned).days
-        timeline.append(milestone)
-    return sorted(timeline, key=lambda milestone: milestone.planned_date)
+        timeline.append(
+            Milestone(
+                name=str(item.get("name", "")),
+                planned_date=planned,
+                actual_date=actual,
+                status=status,
+                status_label=label(MILESTONE_LABELS, status),
+                days_late=days_late,
+                finished_days_late=finished_days_late(planned, actual),
+            )
+        )
+    return sorted(timeline, key=lambda milestone: str(milestone.planned_date or ""))
 
 
 def _linked_columns(record_type: RecordType) -> list[str]:
@@ -396,7 +412,6 @@ def project(code: str) -> tuple[str, int]:
         facts=_envelope_fields(project_type, shown, ["total_investment", *others]),
         contacts=shown_field(project_type, "contacts", data, shown["withheld"]),
         milestones=milestones_of(data, today),
-        milestone_labels=MILESTONE_LABELS,
         task_force=[
             {
                 **member,

@@ -75,7 +75,11 @@ def _record_refused(username: str) -> None:
 
 @blp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
-    """End the session, and every copy of its cookie."""
+    """End the session, and every copy of its cookie.
+
+    A session lives in its signed cookie alone, and a copy cannot be told from the original:
+    signing out ends the person's sessions in every browser.
+    """
     user = signin.current_user()
     if user is not None:
         users.end_sessions(db.session, user)

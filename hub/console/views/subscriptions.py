@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from marshmallow import fields, validate
 from werkzeug.wrappers import Response
 
+from hub.auth.guard import audited
 from hub.console.blueprint import blp
 from hub.console.pages import FormErrors, read_form, render_page, require_scope
 from hub.console.signin import console_identity
@@ -29,6 +30,8 @@ from hub.events import log
 from hub.subscriptions import service
 from hub.subscriptions.models import Subscription
 from hub.subscriptions.schemas import subscription_out
+
+TARGET = "subscription/{subscription_id}"
 
 # subscriptions, or delivery attempts, per page
 PAGE_SIZE = 25
@@ -102,6 +105,7 @@ def subscription(subscription_id: int) -> Page:
 
 
 @blp.route("/subscriptions/<int:subscription_id>/pause", methods=["GET", "POST"])
+@audited(service.PAUSE, TARGET)
 @require_scope("subscriptions")
 def subscription_pause(subscription_id: int) -> Page:
     """Pause a subscription, after a confirmation: it keeps its place."""
@@ -125,6 +129,7 @@ def subscription_pause(subscription_id: int) -> Page:
 
 
 @blp.route("/subscriptions/<int:subscription_id>/resume", methods=["POST"])
+@audited(service.RESUME, TARGET)
 @require_scope("subscriptions")
 def subscription_resume(subscription_id: int) -> Response:
     """Resume a paused or failing subscription from where it stands."""
@@ -188,6 +193,7 @@ def _replay(
 
 
 @blp.route("/subscriptions/<int:subscription_id>/replay", methods=["GET", "POST"])
+@audited(service.REPLAY, TARGET)
 @require_scope("subscriptions")
 def subscription_replay(subscription_id: int) -> Page:
     """Deliver again every event after a sequence number, or since a day."""
