@@ -40,6 +40,7 @@ from hub.auth.models import Department
 from hub.core.http import city_today
 from hub.records import service as records
 from hub.records.models import Record, RecordVersion
+from hub.supervision.labels import DIVISION
 from hub.supervision.rules import rules
 from hub.supervision.signals import Thresholds, year_share
 from hub.users import service as users
@@ -67,20 +68,6 @@ DEPARTMENTS: list[tuple[str, str, list[str], list[str]]] = [
 ]
 ADMIN_DEPARTMENT = ("admin", "数据交换平台管理")
 
-DISTRICTS = {
-    "330102": "上城区",
-    "330105": "拱墅区",
-    "330106": "西湖区",
-    "330108": "滨江区",
-    "330109": "萧山区",
-    "330110": "余杭区",
-    "330111": "富阳区",
-    "330112": "临安区",
-    "330113": "临平区",
-    "330114": "钱塘区",
-    "330122": "桐庐县",
-    "330127": "淳安县",
-}
 LEADERS = {
     "王力": "副市长",
     "陈静": "副市长",
@@ -759,7 +746,7 @@ class _Project:
             "milestones": milestones,
             "task_force": self.task_force,
             "contacts": [{"name": self.contact, "phone": self.phone}],
-            "description": f"项目位于杭州市{DISTRICTS[plan.division]}。{plan.scope}",
+            "description": f"项目位于杭州市{DIVISION[plan.division]}。{plan.scope}",
         }
 
     def _project(self, milestones: list[dict[str, Any]]) -> None:
@@ -835,7 +822,7 @@ class _Project:
                 "land_use": land_use,
                 "supply_method": method,
                 "supply_status": "planned",
-                "rights_holder": f"{DISTRICTS[plan.division]}{plan.name[:4]}建设发展有限公司",
+                "rights_holder": f"{DIVISION[plan.division]}{plan.name[:4]}建设发展有限公司",
             }
             if method == "transfer":
                 data["transfer_price"] = _money(area * rng.randint(45, 160))

@@ -1,4 +1,5 @@
-"""The Chinese words the dispatch report's HTML and XLSX use for the records' codes."""
+"""The Chinese words for the records' codes: the dispatch report's HTML and XLSX use them, and
+the console names divisions with them."""
 
 from __future__ import annotations
 
@@ -35,3 +36,22 @@ def word(table: dict[str, str], code: str | None) -> str:
     if code is None:
         return ""
     return table.get(code, code)
+
+
+# the county-level divisions of the demo city (Hangzhou), named where a code alone would not
+# tell a person much; any other division shows as its code
+DIVISION = {
+    "330102": "上城区",
+    "330105": "拱墅区",
+    "330106": "西湖区",
+    "330108": "滨江区",
+    "330109": "萧山区",
+    "330110": "余杭区",
+    "330111": "富阳区",
+    "330112": "临安区",
+    "330113": "临平区",
+    "330114": "钱塘区",
+    "330122": "桐庐县",
+    "330127": "淳安县",
+    "330182": "建德市",
+}

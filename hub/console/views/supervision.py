@@ -53,6 +53,7 @@ from hub.core.wire import PageQuerySchema, decode_cursor, encode_cursor
 from hub.records import service as records_service
 from hub.sharing.readers import reader
 from hub.supervision import service
+from hub.supervision.labels import DIVISION as DIVISION_NAMES
 from hub.supervision.rules import rules
 from hub.supervision.schemas import EARLIEST, LATEST, CursorSchema
 from hub.supervision.signals import Signal, period_end, year_share
@@ -64,23 +65,6 @@ SUPERVISION = "supervision"
 OFFICER = "records:write"
 PROJECTS_PER_PAGE = 25
 STATUS_COLOURS = {"green": "#00703c", "yellow": "#e0a800", "red": "#d4351c"}
-# the county-level divisions of the demo city (Hangzhou), named where a code alone would not
-# tell a person much; any other division shows as its code
-DIVISION_NAMES = {
-    "330102": "上城区",
-    "330105": "拱墅区",
-    "330106": "西湖区",
-    "330108": "滨江区",
-    "330109": "萧山区",
-    "330110": "余杭区",
-    "330111": "富阳区",
-    "330112": "临安区",
-    "330113": "临平区",
-    "330114": "钱塘区",
-    "330122": "桐庐县",
-    "330127": "淳安县",
-    "330182": "建德市",
-}
 
 STATUS_LABELS = {"green": _l("Green"), "yellow": _l("Yellow"), "red": _l("Red")}
 SIGNAL_LABELS = {
