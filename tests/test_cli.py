@@ -854,42 +854,62 @@ def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -
     assert "Traceback" not in run.stderr
 
 
-def test_hub_serve_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
+def _serve_demo(
+    tmp_path: Path, workers: int, *, demo: bool = True, **popen: Any
+) -> tuple[subprocess.Popen[str], int, Path]:
+    """``hub serve`` of a fresh hub (with the demo data) on a free port: the process, its port,
+    its instance."""
     instance = tmp_path / "instance"
     env = clean_environment(HUB_INSTANCE_PATH=str(instance))
-    assert run_hub(env, "init", "--demo", cwd=tmp_path).returncode == 0
+    init = ("init", "--demo") if demo else ("init",)
+    assert run_hub(env, *init, cwd=tmp_path).returncode == 0
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", str(workers)]
+        + ["--threads", "2"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
+    return server, port, instance
+
+
+def _ready(port: int, timeout: float = 30) -> Any:
+    """What /readyz answers once the hub is up, or None if it does not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+                return json.load(reply)
+        except OSError:
+            time.sleep(0.2)
+    return None
+
+
+def _token_reply(port: int, instance: Path, department: str) -> Any:
+    """The hub's answer to a token exchange with ``department``'s demo key."""
+    keys = dict(line.split() for line in (instance / "demo-keys.txt").read_text().splitlines())
+    exchange = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/token",
+        method="POST",
+        headers={"Authorization": f"Bearer {keys[department]}"},
+    )
+    with urllib.request.urlopen(exchange, timeout=5) as reply:
+        return json.load(reply)
+
+
+def test_hub_serve_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
+    server, port, instance = _serve_demo(tmp_path, workers=1)
     try:
-        ready = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and ready is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
-                    ready = json.load(reply)
-            except OSError:
-                time.sleep(0.2)
+        ready = _ready(port)
         assert ready is not None, "hub serve did not answer /readyz within 30 s"
         assert ready["status"] == "ok"
-        key = dict(line.split() for line in (instance / "demo-keys.txt").read_text().splitlines())[
-            "land"
-        ]
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/auth/token",
-            method="POST",
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            assert json.load(reply)["token_type"] == "Bearer"
+        assert _token_reply(port, instance, "land")["token_type"] == "Bearer"
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
@@ -898,38 +918,11 @@ def test_hub_serve_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_hub_serve_at_once_even_with_a_long_poll_waiting(tmp_path: Path) -> None:
     # Ctrl-C signals the whole process group: the arbiter and its workers alike.
-    instance = tmp_path / "instance"
-    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
-    assert run_hub(env, "init", "--demo", cwd=tmp_path).returncode == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    server, port, instance = _serve_demo(tmp_path, workers=2, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        keys = dict(line.split() for line in (instance / "demo-keys.txt").read_text().splitlines())
-        exchange = urllib.request.Request(
-            f"{base}/api/v1/auth/token",
-            method="POST",
-            headers={"Authorization": f"Bearer {keys['land']}"},
-        )
-        with urllib.request.urlopen(exchange, timeout=5) as reply:
-            token = json.load(reply)["access_token"]
+        assert _ready(port) is not None, "hub serve did not answer /readyz within 30 s"
+        token = _token_reply(port, instance, "land")["access_token"]
         poll = urllib.request.Request(
             f"{base}/api/v1/events?wait=25", headers={"Authorization": f"Bearer {token}"}
         )
@@ -957,27 +950,9 @@ def _ignore_errors(call: Callable[..., Any]) -> Callable[..., None]:
 
 
 def test_requests_the_server_cannot_parse_get_problem_json(tmp_path: Path) -> None:
-    instance = tmp_path / "instance"
-    env = clean_environment(HUB_INSTANCE_PATH=str(instance))
-    assert run_hub(env, "init", cwd=tmp_path).returncode == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(HUB_SCRIPT), "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port, _ = _serve_demo(tmp_path, workers=1, demo=False)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        assert _ready(port) is not None, "hub serve did not answer /readyz within 30 s"
         requests_and_statuses = [
             (b"NONSENSE\r\n\r\n", 400),
             (
@@ -1002,4 +977,4 @@ def test_requests_the_server_cannot_parse_get_problem_json(tmp_path: Path) -> No
             assert problem["detail"]
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.communicate(timeout=30)
