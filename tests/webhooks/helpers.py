@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,3 +175,24 @@ def fails_verification(secret: str, receipt: Receipt) -> bool:
 def attempts_of(deliveries: list[dict[str, Any]]) -> list[tuple[int, int, str, int | None]]:
     """(sequence, attempt, outcome, response code) of each attempt."""
     return [(d["sequence"], d["attempt"], d["outcome"], d["response_code"]) for d in deliveries]
+
+
+@contextmanager
+def dying_before_confirming(
+    dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[threading.Event]:
+    """``dispatcher`` dies the moment an endpoint has answered, before it writes that down
+    (as a killed process would); yields the event set when it has died. Its delivery thread
+    stays stuck until the block ends."""
+    died, killed = threading.Event(), threading.Event()
+
+    def dies(*args: Any) -> bool:
+        died.set()
+        killed.wait(DEADLINE)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(dispatcher.courier, "_record", dies)
+    try:
+        yield died
+    finally:
+        killed.set()

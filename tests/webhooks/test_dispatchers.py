@@ -28,6 +28,7 @@ from tests.webhooks.helpers import (
     Headers,
     SubscriptionApi,
     attempts_of,
+    dying_before_confirming,
     eventually,
     one_round,
     published,
@@ -46,17 +47,8 @@ def test_a_dispatcher_killed_mid_delivery_loses_nothing(
     published(api.publish("land_parcel", "L-1", parcel_data()))
     published(api.publish("land_parcel", "L-2", parcel_data()))
     doomed = make_dispatcher("doomed", start=False)
-    died = threading.Event()
-    killed = threading.Event()
-
-    def dies_before_confirming(*args: Any) -> bool:
-        # the endpoint answered 200, but the process dies before it writes that down
-        died.set()
-        killed.wait(DEADLINE)
-        raise SystemExit("killed")
-
-    monkeypatch.setattr(doomed.courier, "_record", dies_before_confirming)
-    try:
+    # the endpoint answers 200, but the process dies before it writes that down
+    with dying_before_confirming(doomed, monkeypatch) as died:
         with app.app_context():
             doomed.run_once()
         assert died.wait(DEADLINE), "the doomed dispatcher never delivered"
@@ -82,8 +74,6 @@ def test_a_dispatcher_killed_mid_delivery_loses_nothing(
             lambda: one_round(app, heir) and len(receiver.receipts("survivor")) >= 3,
             "the heir delivers both events",
         )
-    finally:
-        killed.set()
 
     receipts = receiver.receipts("survivor")
     assert [r.webhook_id for r in receipts] == [

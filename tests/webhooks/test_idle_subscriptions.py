@@ -31,6 +31,7 @@ from tests.receiver import DEADLINE, Receiver, Reply
 from tests.webhooks.helpers import (
     SubscriptionApi,
     attempts_of,
+    dying_before_confirming,
     eventually,
     one_round,
     published,
@@ -287,15 +288,7 @@ def test_a_short_lease_margin_lets_another_dispatcher_take_over_sooner(
     doomed = make_dispatcher("doomed", start=False)
     # turn + timeout + margin
     assert doomed.leases.duration == timedelta(seconds=0.5 + 1.0 + 0.5)
-    died, killed = threading.Event(), threading.Event()
-
-    def dies_before_confirming(*args: Any) -> bool:
-        died.set()
-        killed.wait(DEADLINE)
-        raise SystemExit("killed")
-
-    monkeypatch.setattr(doomed.courier, "_record", dies_before_confirming)
-    try:
+    with dying_before_confirming(doomed, monkeypatch) as died:
         with app.app_context():
             doomed.run_once()
         assert died.wait(DEADLINE)
@@ -303,8 +296,6 @@ def test_a_short_lease_margin_lets_another_dispatcher_take_over_sooner(
         make_dispatcher("heir")
         receipts = receiver.wait_for("orphan", 2)
         assert receipts[1].arrived - died_at < 2.0 + 1.0
-    finally:
-        killed.set()
     assert receipts[0].webhook_id == receipts[1].webhook_id
     api.wait_caught_up(subscription["id"])
 
