@@ -403,3 +403,124 @@ def test_a_write_is_told_to_whoever_listens_to_the_engine(client, project, publi
     assert updated.json["version"] == 2
     assert any(statement.startswith("WITH existing") for statement in seen)
     assert any(statement.startswith("WITH written") for statement in seen)
+
+
+# --- a PUT's statements commit alone on PostgreSQL -----------------------------------------
+
+
+@pytest.fixture
+def transaction_states(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, str]]:
+    """Each statement run on the driver while the test goes: its start, whether the
+    connection was in autocommit, and the transaction status the statement left."""
+    import psycopg
+
+    seen: list[tuple[str, bool, str]] = []
+    execute = psycopg.Cursor.execute
+
+    def noting(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        result = execute(cursor, query, *args, **kwargs)
+        connection = cursor.connection
+        status = connection.info.transaction_status.name
+        seen.append((str(query)[:20], connection.autocommit, status))
+        return result
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", noting)
+    return seen
+
+
+def test_a_put_creating_a_record_commits_each_statement_alone(
+    client, project, publish, headers, admin, on_postgres, transaction_states
+):
+    land = headers("land")
+    transaction_states.clear()
+
+    created = publish("land_parcel", "L-1", parcel_data())
+
+    assert created.status_code == 201, created.json
+    # no BEGIN and no COMMIT: the key's state read, then the one statement writing the record,
+    # its version and its audit entry, each committing alone
+    started = [query for query, _, _ in transaction_states]
+    assert len(started) == 2
+    assert started[0].startswith("SELECT access_keys")
+    assert started[1].startswith("WITH existing")
+    assert all(autocommit and status == "IDLE" for _, autocommit, status in transaction_states)
+    history = client.get(record_url("land_parcel", "L-1") + "/history", headers=land).json
+    assert [item["version"] for item in history["items"]] == [1]
+    audit = client.get(
+        "/api/v1/admin/audit?target=land_parcel/L-1&action=record.put", headers=admin
+    ).json
+    assert [(entry["action"], entry["outcome"]) for entry in audit["items"]] == [
+        ("record.put", 201)
+    ]
+
+
+def test_a_put_with_an_idempotency_key_claims_and_writes_in_one_transaction(
+    client, project, publish, headers, on_postgres, transaction_states
+):
+    headers("land")
+    transaction_states.clear()
+
+    created = publish("land_parcel", "L-1", parcel_data(), **{"Idempotency-Key": "k-1"})
+
+    assert created.status_code == 201, created.json
+    writes = [state for state in transaction_states if not state[0].startswith("SELECT access")]
+    assert writes
+    assert all(not autocommit for _, autocommit, _ in writes)
+    assert all(status == "INTRANS" for _, _, status in writes)
+    replayed = publish("land_parcel", "L-1", parcel_data(), **{"Idempotency-Key": "k-1"})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_change_overtaken_between_its_read_and_its_write_is_written_again_locked(
+    app, client, project, publish, headers, on_postgres, monkeypatch
+):
+    from hub.records import writes
+
+    publish("land_parcel", "L-1", parcel_data(area_mu=1))
+    lock_or_insert = writes.lock_or_insert
+    overtaken: list[int] = []
+
+    def overtaken_once(*args: Any, **kwargs: Any) -> Any:
+        found = lock_or_insert(*args, **kwargs)
+        if not overtaken and threading.current_thread() is threading.main_thread():
+            # another writer's change commits after this write read the row: nothing is
+            # locked between the statements of a PUT
+            other = threading.Thread(
+                target=lambda: overtaken.append(
+                    app.test_client()
+                    .put(
+                        record_url("land_parcel", "L-1"),
+                        json=parcel_data(area_mu=2),
+                        headers=headers("land"),
+                    )
+                    .status_code
+                )
+            )
+            other.start()
+            other.join(timeout=30)
+        return found
+
+    monkeypatch.setattr(writes, "lock_or_insert", overtaken_once)
+    ours = publish("land_parcel", "L-1", parcel_data(area_mu=3, rights_holder="Ours"))
+
+    assert overtaken == [200]
+    assert ours.status_code == 200, ours.json
+    assert ours.json["version"] == 3
+    assert ours.json["data"]["area_mu"] == 3
+    history = client.get(record_url("land_parcel", "L-1") + "/history", headers=headers("land"))
+    items = history.json["items"]
+    assert [item["version"] for item in items] == [3, 2, 1]
+    assert [item["data"]["area_mu"] for item in items] == [3, 2, 1]
+    # what changed is told against the version it replaced: the overtaking one
+    assert "area_mu" in items[0]["changed_fields"]
+
+
+def test_a_connection_goes_back_to_the_pool_transactional(app, on_postgres):
+    from hub.core.extensions import db
+
+    with app.app_context():
+        with db.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            driver.autocommit = True
+
+        assert driver.autocommit is False

@@ -16,16 +16,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.audit.entries import Actor, Entry, record
 from hub.auth.identity import Identity, key_actor
 from hub.auth.models import AccessKey, Department
 from hub.core.db import add_unique, utcnow
+from hub.core.driver import DriverStatement
 from hub.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from schemas import registry
 
@@ -72,6 +73,30 @@ _KEY_STATE = (
     .join(Department, Department.id == AccessKey.department_id)
     .where(AccessKey.id == bindparam("key_id"))
 )
+# read on every authenticated request: on PostgreSQL, run on the driver (hub.core.driver)
+_KEY_STATE_ON_DRIVER = DriverStatement(_KEY_STATE)
+
+
+class KeyState(NamedTuple):
+    """What every request reads of its access key and the key's department."""
+
+    id: str
+    department_id: str
+    scopes: list[str]
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    generation: int
+    previous_valid_until: datetime | None
+    publishes: list[str]
+    disabled_at: datetime | None
+
+
+def _key_state(connection: Connection, key_id: str) -> KeyState | None:
+    if connection.dialect.name == "postgresql":
+        row = _KEY_STATE_ON_DRIVER.one(connection, {"key_id": key_id})
+    else:
+        row = connection.execute(_KEY_STATE, {"key_id": key_id}).one_or_none()
+    return None if row is None else KeyState(*row)
 
 
 def _digest(secret: str) -> str:
@@ -455,7 +480,7 @@ def identity_from_token(session: Session, token: str, settings: Mapping[str, Any
     if claims["exp"] + TOKEN_LEEWAY_SECONDS < utcnow().timestamp():
         raise Unauthorized("The token has expired; exchange the access key again.")
     # Read on every request, so a revoked key or disabled department is refused at once.
-    key = session.connection().execute(_KEY_STATE, {"key_id": claims["sub"]}).one_or_none()
+    key = _key_state(session.connection(), claims["sub"])
     if key is None:
         raise Unauthorized("The token's access key does not exist.")
     now = utcnow()

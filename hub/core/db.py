@@ -4,6 +4,13 @@ One session per application context. A request's unit of work commits exactly on
 view has produced a successful response; any error response rolls it back. CLI commands and
 background jobs use :meth:`Database.unit_of_work`, which does the same around a block.
 
+A view may ask for its transaction *on demand* (:meth:`Database.transaction_on_demand`): on
+PostgreSQL its statements then commit alone (the driver's autocommit) until code that needs
+several statements to hold together calls :func:`begin_transaction`. A request that writes with
+one statement, such as a record's creation with its version and audit entry, then costs two
+round trips fewer (no BEGIN, no COMMIT); under read committed, a read outside a transaction
+sees what it would see inside one.
+
 SQLite: WAL mode so readers never block the writer, and write transactions start with
 ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of deadlocking when a read
 transaction tries to become a write one (SQLite would answer that with SQLITE_BUSY at once).
@@ -11,14 +18,16 @@ transaction tries to become a write one (SQLite would answer that with SQLITE_BU
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
+import psycopg
 from blinker import Namespace
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event
@@ -29,9 +38,13 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+P = ParamSpec("P")
+R = TypeVar("R")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WRITE_OPTION = "hub_write_transaction"
 _LOG_CHANGED = "hub_log_changed"
+# session.info key: the session's statements commit alone until begin_transaction
+_ON_DEMAND = "hub_transaction_on_demand"
 _signals = Namespace()
 # Sent (with the app) after a unit of work that changed the change log has committed: whoever
 # waits for the log to move (hub.events.notify) subscribes.
@@ -79,6 +92,30 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONDocument,
         list[str]: JSONDocument,
     }
+
+
+def _commit_alone(session: Session) -> bool:
+    """Run ``session``'s statements in autocommit, on PostgreSQL; whether it does."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    driver = session.connection().connection.driver_connection
+    driver.autocommit = True  # type: ignore[union-attr]
+    session.info[_ON_DEMAND] = True
+    return True
+
+
+def commits_alone(session: Session) -> bool:
+    """Whether each statement of ``session`` commits alone (no transaction begun yet)."""
+    return bool(session.info.get(_ON_DEMAND))
+
+
+def begin_transaction(session: Session) -> None:
+    """Hold ``session``'s next statements together in one transaction, committed with the unit
+    of work (what every unit of work does unless its view asked for one on demand)."""
+    if session.info.pop(_ON_DEMAND, False):
+        # between statements that committed alone the connection is idle: it may switch
+        driver = session.connection().connection.driver_connection
+        driver.autocommit = False  # type: ignore[union-attr]
 
 
 def mark_log_changed(session: Session) -> None:
@@ -175,7 +212,7 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
     # discards the whole pool, so clients see one retryable error, not a string of them.
     # psycopg prepares the statements a connection repeats and PostgreSQL reuses their plans;
     # hub.core.planner keeps those plans from outliving the table sizes they were made for.
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -183,6 +220,18 @@ def build_engine(url: str, *, pool_size: int, echo: bool, busy_timeout: float) -
         json_serializer=dump_stored_json,
         json_deserializer=load_stored_json,
     )
+    event.listen(engine, "checkin", _end_autocommit)
+    return engine
+
+
+def _end_autocommit(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """A connection goes back to the pool transactional, whatever its last session did."""
+    if dbapi_connection is None or not dbapi_connection.autocommit:
+        return
+    try:
+        dbapi_connection.autocommit = False
+    except psycopg.Error as exc:  # closed or broken: the pool must not hand it out again
+        record.invalidate(exc)
 
 
 @dataclass
@@ -241,9 +290,23 @@ class Database:
         if session is None:
             session = self._state().sessionmaker()
             g._hub_session = session
-            if has_request_context() and request.method not in SAFE_METHODS:
+            writes = has_request_context() and request.method not in SAFE_METHODS
+            if writes and not (g.get(_ON_DEMAND) and _commit_alone(session)):
                 self._begin_write(session)
         return session
+
+    @staticmethod
+    def transaction_on_demand(view: Callable[P, R]) -> Callable[P, R]:
+        """Let ``view``'s unit of work run its statements alone (PostgreSQL) until
+        :func:`begin_transaction`; place it outside the decorator that first uses the
+        session (authentication)."""
+
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            g.setdefault(_ON_DEMAND, True)
+            return view(*args, **kwargs)
+
+        return wrapper
 
     @staticmethod
     def _begin_write(session: Session) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.identity import current_identity
-from hub.core.db import utcnow
+from hub.core.db import begin_transaction, utcnow
 from hub.core.errors import Unprocessable
 from hub.core.extensions import db
 from hub.records.models import IdempotentRequest
@@ -105,6 +105,8 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
             )
         fingerprint = _fingerprint()
         session = db.session
+        # the claim, the write and the stored response commit together
+        begin_transaction(session)
         stored, claimed = _claim(session, current_identity().department_id, key, fingerprint)
         if not claimed:
             if stored.fingerprint != fingerprint:

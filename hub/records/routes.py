@@ -268,22 +268,27 @@ def _route_type(record_type: RecordType) -> None:
             )
         )
     )
+    # A publish's writes are one statement, or a retry in a transaction (service._publish).
     blp.route(one, methods=["PUT"])(
         audited(service.PUT, target)(
-            require_scope("records:write")(
-                idempotency.idempotent(
-                    blp.doc(
-                        parameters=CONDITIONAL_HEADERS,
-                        responses=WRITE_RESPONSES,
-                        requestBody={
-                            "required": True,
-                            "content": {"application/json": {"schema": typed.data}},
-                        },
-                    )(
-                        answers(RecordOutSchema, typed.record, "Replaced (or unchanged).")(
-                            blp.alt_response(201, schema=typed.record, description="Created.")(
-                                summary("Create or replace a {type}; the body is its data.")(
-                                    _view(f"put_{name}", lambda key: put_record(record_type, key))
+            db.transaction_on_demand(
+                require_scope("records:write")(
+                    idempotency.idempotent(
+                        blp.doc(
+                            parameters=CONDITIONAL_HEADERS,
+                            responses=WRITE_RESPONSES,
+                            requestBody={
+                                "required": True,
+                                "content": {"application/json": {"schema": typed.data}},
+                            },
+                        )(
+                            answers(RecordOutSchema, typed.record, "Replaced (or unchanged).")(
+                                blp.alt_response(201, schema=typed.record, description="Created.")(
+                                    summary("Create or replace a {type}; the body is its data.")(
+                                        _view(
+                                            f"put_{name}", lambda key: put_record(record_type, key)
+                                        )
+                                    )
                                 )
                             )
                         )

@@ -25,7 +25,7 @@ from hub.audit.entries import Entry
 from hub.audit.entries import record as record_entry
 from hub.auth.identity import Identity
 from hub.auth.models import Department
-from hub.core.db import mark_log_changed, utcnow
+from hub.core.db import begin_transaction, commits_alone, mark_log_changed, utcnow
 from hub.core.errors import (
     Conflict,
     Forbidden,
@@ -348,6 +348,27 @@ def _publish(
     _require_publisher(identity, record_type)
     data = _canonical(record_type, key, body)
     (departments or DepartmentCheck(session)).require(record_type, data)
+    outcome = _write(session, identity, record_type, key, data, conditions, entry)
+    if outcome is None:
+        # Another change came between this write's read and its update, which held no lock
+        # (each statement committed alone): write again, this time in a transaction.
+        begin_transaction(session)
+        outcome = _write(session, identity, record_type, key, data, conditions, entry)
+        assert outcome is not None, "a write under the row's lock is never overtaken"
+    return outcome
+
+
+def _write(
+    session: Session,
+    identity: Identity,
+    record_type: RecordType,
+    key: str,
+    data: dict[str, Any],
+    conditions: Preconditions,
+    entry: Entry | None,
+) -> Outcome | None:
+    """Write valid ``data`` as :func:`_publish` does; None if, its statements committing
+    alone, another change overtook it (nothing was written)."""
     connection = session.connection()
     record, created = _lock_or_create(
         connection, identity, record_type, key, data, conditions, entry
@@ -368,6 +389,8 @@ def _publish(
     )
     links = record_type.links_project
     if writes.update_record(connection, record, revision, require_live_project=links) is None:
+        if commits_alone(session):
+            return None  # overtaken, or the project went: the locked retry tells which
         raise _no_such_project(record.project_code)
     mark_log_changed(session)
     return Outcome(record, operation)

@@ -48,14 +48,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.audit.entries import ENTRY_COLUMNS
 from hub.audit.models import AuditEntry
+from hub.core.driver import DriverStatement
 from hub.records.models import Record, RecordState, RecordVersion
 
-_PG = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 RECORDS = cast(Table, Record.__table__)
 VERSIONS = cast(Table, RecordVersion.__table__)
 AUDIT = cast(Table, AuditEntry.__table__)
@@ -176,11 +175,15 @@ def _row_insert(dialect_insert: Any, require_live_project: bool, *conditions: An
 
 
 def _row_update(require_live_project: bool) -> Any:
-    """UPDATE of one record row to its new version."""
+    """UPDATE of one record row to its new version, if it is still at the version before.
+
+    Under the row's lock it always is; a write whose statements commit alone (no lock held
+    since its read) writes nothing when another change came first.
+    """
     guard = [_PROJECT_IS_LIVE] if require_live_project else []
     return (
         update(RECORDS)
-        .where(RECORDS.c.id == _ROW["id"], *guard)
+        .where(RECORDS.c.id == _ROW["id"], RECORDS.c.version == _ROW["version"] - 1, *guard)
         .values({name: _ROW[name] for name in _UPDATED_COLUMNS})
     )
 
@@ -205,46 +208,6 @@ def _driver_params(record: RecordState, revision: Revision) -> dict[str, Any]:
 
 _DOCUMENT_PARAMS = ("new_data", "changed_fields", "audit_details")
 _BOTH = (False, True)
-
-
-class _OnDriver:
-    """A PostgreSQL statement compiled once and run on the driver's cursor.
-
-    SQLAlchemy's execute processes every parameter and builds the result's metadata and row
-    factory on each call: for the single-record write statements, with two dozen parameters
-    and a row of eleven columns, about 0.1 ms of Python, a twentieth of a whole publish
-    request (bench/publish.py). These statements never change, so that work is done once
-    here: the caller passes parameters as the driver takes them (documents wrapped as jsonb,
-    aware datetimes) and reads a plain tuple. Errors are SQLAlchemy's as from any statement
-    (a lost connection invalidates the pool), and while anything listens to the engine's
-    statements (a test, a tracer) the statement goes through SQLAlchemy, so that it is told.
-    """
-
-    def __init__(self, statement: Any) -> None:
-        compiled = statement.compile(dialect=_PG)
-        self.sql = str(compiled)
-        # the values the statement binds itself (its literals)
-        self._fixed = {
-            name: value
-            for name, value in compiled.construct_params(_check=False).items()
-            if value is not None
-        }
-
-    def one(self, connection: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The statement's one row (or None) for ``params``."""
-        params = {**self._fixed, **params}
-        if connection._has_events or connection.engine._has_events:
-            row = connection.exec_driver_sql(self.sql, params).one_or_none()
-            return None if row is None else tuple(row)
-        cursor = None
-        try:
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            cursor.execute(self.sql, params)
-            found: tuple[Any, ...] | None = cursor.fetchone()
-            cursor.close()
-        except Exception as error:
-            connection._handle_dbapi_exception(error, self.sql, params, cursor, None)
-        return found
 
 
 class Dialect:
@@ -336,12 +299,14 @@ class PostgresDialect(Dialect):
     def __init__(self) -> None:
         # by (guarded, audited): statements are built (and compiled) once
         self._update = {
-            (guarded, audited): _OnDriver(self._row_and_version(_row_update(guarded), audited))
+            (guarded, audited): DriverStatement(
+                self._row_and_version(_row_update(guarded), audited)
+            )
             for guarded in _BOTH
             for audited in _BOTH
         }
         self._lock_or_insert = {
-            (guarded, audited): _OnDriver(self._lock_or_insert_statement(guarded, audited))
+            (guarded, audited): DriverStatement(self._lock_or_insert_statement(guarded, audited))
             for guarded in _BOTH
             for audited in _BOTH
         }
