@@ -524,3 +524,26 @@ def test_a_connection_goes_back_to_the_pool_transactional(app, on_postgres):
             driver.autocommit = True
 
         assert driver.autocommit is False
+
+
+def test_a_put_on_a_connection_the_database_dropped_is_a_503_and_the_next_put_goes_through(
+    app, client, project, publish, headers, on_postgres
+):
+    import psycopg
+
+    from hub.core.extensions import db
+
+    headers("land")
+    with app.app_context():
+        with db.engine.connect() as connection:
+            backend = connection.connection.driver_connection.info.backend_pid
+            url = connection.connection.driver_connection.info.dsn
+        # what a database restart leaves in the pool: a connection whose server has gone
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (backend,))
+
+    refused = publish("land_parcel", "L-1", parcel_data())
+    done = publish("land_parcel", "L-1", parcel_data())
+
+    assert_problem(refused, 503)
+    assert done.status_code == 201, done.json
