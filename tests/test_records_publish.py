@@ -547,3 +547,50 @@ def test_a_put_on_a_connection_the_database_dropped_is_a_503_and_the_next_put_go
 
     assert_problem(refused, 503)
     assert done.status_code == 201, done.json
+
+
+def test_a_put_refused_before_its_first_statement_takes_no_connection(
+    app, client, project, on_postgres
+):
+    from sqlalchemy import event
+
+    from hub.core.extensions import db
+
+    taken: list[object] = []
+
+    def note(*args: Any) -> None:
+        taken.append(args)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "checkout", note)
+    try:
+        refused = client.put(
+            record_url("land_parcel", "L-1"),
+            json=parcel_data(),
+            headers={"Authorization": "Bearer not-a-token"},
+        )
+    finally:
+        event.remove(engine, "checkout", note)
+
+    assert_problem(refused, 401)
+    assert taken == []
+
+
+def test_after_a_put_the_next_write_in_the_same_app_context_runs_in_a_transaction(
+    app, client, project, publish, headers, on_postgres, transaction_states
+):
+    land = headers("land")
+    with app.app_context():
+        publish("land_parcel", "L-1", parcel_data())
+        transaction_states.clear()
+        patched = client.patch(
+            record_url("land_parcel", "L-1"),
+            json={"area_mu": 7},
+            headers={**land, "Content-Type": "application/merge-patch+json"},
+        )
+
+    assert patched.status_code == 200, patched.json
+    assert transaction_states
+    assert all(not autocommit for _, autocommit, _ in transaction_states)
+    assert all(status == "INTRANS" for _, _, status in transaction_states)

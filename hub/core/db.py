@@ -94,14 +94,33 @@ class Base(DeclarativeBase):
     }
 
 
-def _commit_alone(session: Session) -> bool:
-    """Run ``session``'s statements in autocommit, on PostgreSQL; whether it does."""
+def _on_demand(session: Session) -> bool:
+    """Ask for ``session``'s statements to commit alone, on PostgreSQL; whether they will.
+
+    The connection is switched when the session takes one (:func:`_autocommit_if_on_demand`),
+    so a request refused before its first statement never takes a connection."""
     if session.get_bind().dialect.name != "postgresql":
         return False
-    driver = session.connection().connection.driver_connection
-    driver.autocommit = True  # type: ignore[union-attr]
     session.info[_ON_DEMAND] = True
     return True
+
+
+def _autocommit_if_on_demand(session: Session, transaction: Any, connection: Connection) -> None:
+    """Put the connection a session on demand has just taken in autocommit."""
+    if not session.info.get(_ON_DEMAND):
+        return
+    try:
+        connection.connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+    except psycopg.Error:
+        # a broken connection: stay transactional, and let the first statement fail as any
+        # statement on it does (503, and the pool is replaced)
+        session.info.pop(_ON_DEMAND)
+
+
+def _end_on_demand(session: Session, transaction: Any) -> None:
+    """The unit of work is over: its connection goes back to the pool, transactional."""
+    if transaction.parent is None:
+        session.info.pop(_ON_DEMAND, None)
 
 
 def commits_alone(session: Session) -> bool:
@@ -261,6 +280,8 @@ class Database:
                 log_committed.send(app)
 
         event.listen(sessions, "after_commit", after_commit)
+        event.listen(sessions, "after_begin", _autocommit_if_on_demand)
+        event.listen(sessions, "after_transaction_end", _end_on_demand)
         event.listen(
             sessions, "after_rollback", lambda session: session.info.pop(_LOG_CHANGED, None)
         )
@@ -285,13 +306,15 @@ class Database:
 
         A request whose method may write starts a write transaction; on SQLite that is
         ``BEGIN IMMEDIATE``, on PostgreSQL it changes nothing (row locks are taken as needed).
+        Under :meth:`transaction_on_demand`, on PostgreSQL, its statements commit alone until
+        :func:`begin_transaction`.
         """
         session: Session | None = g.get("_hub_session")
         if session is None:
             session = self._state().sessionmaker()
             g._hub_session = session
             writes = has_request_context() and request.method not in SAFE_METHODS
-            if writes and not (g.get(_ON_DEMAND) and _commit_alone(session)):
+            if writes and not (g.get(_ON_DEMAND) and _on_demand(session)):
                 self._begin_write(session)
         return session
 
@@ -304,7 +327,11 @@ class Database:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             g.setdefault(_ON_DEMAND, True)
-            return view(*args, **kwargs)
+            try:
+                return view(*args, **kwargs)
+            finally:
+                # only this view's session (an app context may serve several requests)
+                g.pop(_ON_DEMAND, None)
 
         return wrapper
 
@@ -376,7 +403,11 @@ class Database:
             session.close()
 
     def finish_request(self, response: Response) -> Response:
-        """Commit a request's unit of work when its response is a success, else roll back."""
+        """Commit a request's unit of work when its response is a success, else roll back.
+
+        Statements that committed alone (a view's transaction on demand) stay committed: such
+        a view writes with its last statement, after every refusal it can answer.
+        """
         if g.get("_hub_session") is None:
             return response
         if response.status_code < 400:

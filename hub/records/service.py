@@ -1,9 +1,11 @@
 """Records: publish, patch, tombstone, read, list, history, dossier.
 
-Every change validates through the record type's schema, locks the record's row and writes a
-new immutable version, which is also its change-log entry, and its audit entry (the SQL is in
-``writes``); the caller's unit of work commits. Content equal to the current version is a
-no-op: no version, no event, but still an audit entry (the caller asked).
+Every change validates through the record type's schema, locks the record's row (a PUT on
+PostgreSQL instead updates only the version it read, and retries locked if another change came
+first: see ``_publish``) and writes a new immutable version, which is also its change-log
+entry, and its audit entry (the SQL is in ``writes``); the caller's unit of work commits.
+Content equal to the current version is a no-op: no version, no event, but still an audit
+entry (the caller asked).
 
 The fields a type lists in ``department_fields`` (a coordination item's ``raised_by`` and
 ``assigned_to``) must name existing departments, which only the hub can check: every write
@@ -271,7 +273,8 @@ def _lock_or_create(
     conditions: Preconditions,
     entry: Entry | None,
 ) -> tuple[RecordState | None, bool]:
-    """The locked current row, or a new record at version 1; whether it was created."""
+    """The current row (locked, unless the statements commit alone), or a new record at
+    version 1; whether it was created."""
     if conditions.if_match is not None:  # a condition on an existing version: never create
         return writes.lock(connection, record_type.name, key), False
     first = _first_version(identity, record_type, key, data)

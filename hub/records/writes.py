@@ -216,7 +216,8 @@ class Dialect:
     insert: ClassVar[Any]
 
     def lock(self, connection: Connection, record_type: str, key: str) -> RecordState | None:
-        """The current row of ``(record_type, key)``, locked until the transaction ends."""
+        """The current row of ``(record_type, key)``, locked until the transaction ends (if
+        there is one: a statement in autocommit holds its lock until it returns)."""
         row = connection.execute(_LOCK_ROW, {"new_type": record_type, "new_key": key})
         found = row.one_or_none()
         return RecordState(**found._mapping) if found is not None else None
@@ -609,7 +610,8 @@ def live_projects(connection: Connection, codes: set[str]) -> set[str]:
 
 
 def lock(connection: Connection, record_type: str, key: str) -> RecordState | None:
-    """The current row of ``(record_type, key)``, locked until the transaction ends."""
+    """The current row of ``(record_type, key)``, locked until the transaction ends (if
+    there is one: a statement in autocommit holds its lock until it returns)."""
     return _dialect(connection).lock(connection, record_type, key)
 
 
@@ -631,10 +633,11 @@ def lock_or_insert(
 def update_record(
     connection: Connection, record: RecordState, revision: Revision, *, require_live_project: bool
 ) -> int | None:
-    """Write the locked ``record``'s new state with its version and audit entry; return its id.
+    """Write ``record``'s new state with its version and audit entry; return its id.
 
     None means nothing was written: (with ``require_live_project``) the project is missing or
-    tombstoned.
+    tombstoned, or the row is no longer at the version before ``record``'s (another change
+    came first: only possible when ``record`` was read without a lock held since).
     """
     return _dialect(connection).update(connection, record, revision, guarded=require_live_project)
 
