@@ -242,6 +242,23 @@ def _route_type(record_type: RecordType) -> None:
 
         return decorator
 
+    def conditional_write(
+        method: str, action: str, doc: dict[str, Any], *, on_demand: bool = False
+    ) -> Callable[[Callable[..., Any]], Any]:
+        """Route a write of one record: audited as ``action``, needing ``records:write``,
+        honouring Idempotency-Key and the conditional headers (documented with ``doc``); with
+        ``on_demand``, its transaction on demand (``db.transaction_on_demand``)."""
+
+        def decorator(view: Callable[..., Any]) -> Any:
+            guarded = require_scope("records:write")(
+                idempotency.idempotent(blp.doc(parameters=CONDITIONAL_HEADERS, **doc)(view))
+            )
+            if on_demand:
+                guarded = db.transaction_on_demand(guarded)
+            return blp.route(one, methods=[method])(audited(action, target)(guarded))
+
+        return decorator
+
     blp.route(every, methods=["GET"])(
         audited(service.LIST, name)(
             require_scope("records:read")(
@@ -269,71 +286,43 @@ def _route_type(record_type: RecordType) -> None:
         )
     )
     # A publish's writes are one statement, or a retry in a transaction (service._publish).
-    blp.route(one, methods=["PUT"])(
-        audited(service.PUT, target)(
-            db.transaction_on_demand(
-                require_scope("records:write")(
-                    idempotency.idempotent(
-                        blp.doc(
-                            parameters=CONDITIONAL_HEADERS,
-                            responses=WRITE_RESPONSES,
-                            requestBody={
-                                "required": True,
-                                "content": {"application/json": {"schema": typed.data}},
-                            },
-                        )(
-                            answers(RecordOutSchema, typed.record, "Replaced (or unchanged).")(
-                                blp.alt_response(201, schema=typed.record, description="Created.")(
-                                    summary("Create or replace a {type}; the body is its data.")(
-                                        _view(
-                                            f"put_{name}", lambda key: put_record(record_type, key)
-                                        )
-                                    )
-                                )
-                            )
-                        )
-                    )
+    put_doc = {
+        "responses": WRITE_RESPONSES,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": typed.data}},
+        },
+    }
+    conditional_write("PUT", service.PUT, put_doc, on_demand=True)(
+        answers(RecordOutSchema, typed.record, "Replaced (or unchanged).")(
+            blp.alt_response(201, schema=typed.record, description="Created.")(
+                summary("Create or replace a {type}; the body is its data.")(
+                    _view(f"put_{name}", lambda key: put_record(record_type, key))
                 )
             )
         )
     )
-    blp.route(one, methods=["PATCH"])(
-        audited(service.PATCH, target)(
-            require_scope("records:write")(
-                idempotency.idempotent(
-                    blp.doc(
-                        parameters=CONDITIONAL_HEADERS,
-                        responses=WRITE_RESPONSES,
-                        requestBody={
-                            "required": True,
-                            "content": {
-                                MERGE_PATCH: {"schema": typed.patch(partial=True)},
-                                "application/json": {"schema": typed.patch(partial=True)},
-                            },
-                        },
-                    )(
-                        answers(RecordOutSchema, typed.record)(
-                            summary("Change part of a {type} with a JSON merge patch.")(
-                                _view(f"patch_{name}", lambda key: patch_record(record_type, key))
-                            )
-                        )
-                    )
-                )
+    patch_doc = {
+        "responses": WRITE_RESPONSES,
+        "requestBody": {
+            "required": True,
+            "content": {
+                MERGE_PATCH: {"schema": typed.patch(partial=True)},
+                "application/json": {"schema": typed.patch(partial=True)},
+            },
+        },
+    }
+    conditional_write("PATCH", service.PATCH, patch_doc)(
+        answers(RecordOutSchema, typed.record)(
+            summary("Change part of a {type} with a JSON merge patch.")(
+                _view(f"patch_{name}", lambda key: patch_record(record_type, key))
             )
         )
     )
-    blp.route(one, methods=["DELETE"])(
-        audited(service.DELETE, target)(
-            require_scope("records:write")(
-                idempotency.idempotent(
-                    blp.doc(parameters=CONDITIONAL_HEADERS)(
-                        answers(RecordOutSchema, typed.record, "Tombstoned.")(
-                            summary("Tombstone a {type}: a new version marked deleted.")(
-                                _view(f"delete_{name}", lambda key: delete_record(record_type, key))
-                            )
-                        )
-                    )
-                )
+    conditional_write("DELETE", service.DELETE, {})(
+        answers(RecordOutSchema, typed.record, "Tombstoned.")(
+            summary("Tombstone a {type}: a new version marked deleted.")(
+                _view(f"delete_{name}", lambda key: delete_record(record_type, key))
             )
         )
     )
