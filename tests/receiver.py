@@ -128,7 +128,10 @@ class Receiver:
         self._server.server_close()
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        length = int(handler.headers.get("Content-Length", 0))
+        body = handler.rfile.read(length)
+        if len(body) < length:
+            return  # the sender went away mid-request (a killed worker): nothing was delivered
         path = handler.path.lstrip("/")
         with self._changed:
             script = self._scripts.get(path)
